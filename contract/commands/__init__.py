@@ -1,0 +1,1 @@
+"""Command modules of omcontract, one per area."""
