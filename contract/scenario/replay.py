@@ -73,6 +73,16 @@ class Recording:
         return None
 
     @property
+    def run_id(self) -> str | None:
+        """The recorded run's unique key suffix (``run_id``, or ``uniq`` in OpenMeter recordings)."""
+        for note in self.notes:
+            for key in ("run_id", "uniq"):
+                value = note.get(key)
+                if isinstance(value, str) and value:
+                    return value
+        return None
+
+    @property
     def base_url(self) -> str:
         for ex in self.exchanges:
             parts = urlsplit(ex.url)
@@ -217,9 +227,7 @@ class ReplayTransport(httpx.BaseTransport):
         window_end = self._next_mutation_after(self._cursor)
         last = self._served.get(key, self._cursor)
         candidates = [
-            ex
-            for ex in exchanges[self._cursor + 1 : window_end]
-            if ex.method == method and ex.path == path
+            ex for ex in exchanges[self._cursor + 1 : window_end] if ex.method == method and ex.path == path
         ]
         nxt = next((ex for ex in candidates if ex.index > last), None)
         if nxt is None and candidates:

@@ -1,0 +1,949 @@
+"""The runner: drive a scenario through OpenMeter's API and judge every step against the engine.
+
+For each step the runner
+
+1. performs the action through :class:`~contract.client.OpenMeterClient` (a refusal is compared
+   with the step's ``expect.refused``, an unexpected one ends the scenario);
+2. re-reads the subscription *as OpenMeter stored it* and asks the reference engine what sync must
+   leave behind (``as_of`` = the sync's as-of time: ``activeTo`` for a cancel, the observed clock
+   otherwise), carrying the engine's own state from step to step;
+3. polls charges (v3) and invoices (v1) with backoff until they match the prediction and two
+   consecutive snapshots agree, or the deadline passes — stopping early when the worker log shows
+   a conclusive failure (the DLQ line) for the subscription;
+4. compares (:func:`contract.compare.diff`), attaches worker-log evidence, tells "sync never
+   happened" from "sync happened wrongly", and, on a disagreement, asks the engine's other
+   behaviours (e.g. ``issue-4412``) whether they predict exactly what was observed.
+
+The clock, the log source, the sync-state reader and the forced sync are passed in
+(:class:`Environment`), so the same runner serves a live OpenMeter, the offline fake and a replay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from contract.client import OpenMeterClient, OpenMeterError, OpenMeterProblem, OpenMeterUnreachable
+from contract.client.inputs import (
+    Event,
+    PhaseInput,
+    PlanInput,
+    PriceInput,
+    RateCardInput,
+    TierInput,
+    Timing,
+    add_item,
+    remove_item,
+)
+from contract.client.models import SubscriptionView
+from contract.compare import DEFAULT_LIVE_FIELDS, Expectation, Finding, FindingKind, Partial, diff
+from contract.model import (
+    Behaviour,
+    Engine,
+    EngineState,
+    Snapshot,
+    Subscription,
+    SyncConfig,
+    empty_state,
+    format_time,
+    mark_kept,
+)
+from contract.model.domain import PaymentTerm
+from contract.model.targetstate import SubscriptionTimeline
+from contract.model.time import add
+from contract.oracle.expect import expectation_from_data
+from contract.scenario.clock import Clock
+from contract.scenario.mapping import ItemIndex, MappingError, observe, to_engine_subscription
+from contract.scenario.model import (
+    CancelStep,
+    ChangePlanStep,
+    ContinueStep,
+    EditStep,
+    IngestStep,
+    InvoiceStep,
+    PlanSpec,
+    RateCardSpec,
+    ResyncStep,
+    RunKeys,
+    Scenario,
+    Step,
+    SubscribeStep,
+    TimingKind,
+    WaitStep,
+    new_run_id,
+)
+from contract.scenario.model import Expectation as ScenarioExpectation
+from contract.scenario.model import Timing as ScenarioTiming
+from contract.scenario.result import Exchange, LogEvidence, ScenarioResult, StepResult, Target, Verdict
+from contract.scenario.timeexpr import TimeExpr
+
+# ------------------------------------------------------------------------------ environment
+
+
+class LogReader(Protocol):
+    def mark(self) -> Any: ...
+
+    def read_from(self, mark: Any, since: datetime | None = None) -> list[Any]: ...
+
+
+class SyncStateLookup(Protocol):
+    def get(self, subscription_id: str) -> Any: ...
+
+
+ForceSync = Callable[[str], "ForceSyncOutcome | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class ForceSyncOutcome:
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """Bounded polling: first interval, growth, cap, per-step deadline and quiet snapshots."""
+
+    deadline_s: float = 30.0
+    first_interval_s: float = 0.25
+    growth: float = 1.5
+    max_interval_s: float = 2.0
+    quiet_snapshots: int = 2
+    usage_deadline_s: float = 30.0
+
+    def intervals(self) -> Iterator[float]:
+        interval = self.first_interval_s
+        while True:
+            yield interval
+            interval = min(interval * self.growth, self.max_interval_s)
+
+
+@dataclass
+class Environment:
+    client: OpenMeterClient
+    clock: Clock
+    target: Target
+    logs: LogReader | None = None
+    sync_states: SyncStateLookup | None = None
+    force_sync: ForceSync | None = None
+    behaviour: Behaviour = Behaviour.HEAD
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    progress: Callable[[str], None] | None = None
+    scan_logs: Callable[[list[Any], Sequence[str]], list[LogEvidence]] | None = None
+    #: OpenMeter's configuration when known (booted stack / offline fake): credits, credit_then_invoice
+    server_config: dict[str, bool] | None = None
+
+
+class StopScenario(Exception):
+    """A step made the rest of the scenario meaningless (unexpected refusal, OpenMeter gone)."""
+
+
+# ------------------------------------------------------------------------------ engine timeline
+
+
+@dataclass(frozen=True, slots=True)
+class EngineCall:
+    """One engine operation of a run, replayable under another behaviour."""
+
+    kind: str  # "sync" | "invoice"
+    subscription: Subscription | None
+    customer_id: str
+    as_of: datetime
+    now: datetime
+    progressive: bool = False
+
+
+@dataclass
+class EngineTimeline:
+    config: SyncConfig
+    behaviour: Behaviour
+    calls: list[EngineCall] = field(default_factory=list)
+    state: EngineState = field(default_factory=empty_state)
+    errors: list[str] = field(default_factory=list)
+
+    def apply(self, call: EngineCall) -> str | None:
+        self.calls.append(call)
+        error = _apply(Engine(self.config, self.behaviour), self.state, call)
+        self.state, err = error
+        if err:
+            self.errors.append(err)
+        return err
+
+    def snapshot(self, subscription_id: str, customer_id: str) -> Snapshot:
+        return Engine(self.config, self.behaviour).snapshot(
+            self.state, subscription_id, customer_id=customer_id
+        )
+
+    def replay_as(self, behaviour: Behaviour) -> EngineTimeline:
+        other = EngineTimeline(self.config, behaviour)
+        for call in self.calls:
+            other.apply(call)
+        return other
+
+
+def _apply(engine: Engine, state: EngineState, call: EngineCall) -> tuple[EngineState, str | None]:
+    if call.kind == "invoice":
+        inv = engine.invoice(state, call.customer_id, call.now, call.as_of, call.progressive)
+        return inv.state, None
+    assert call.subscription is not None
+    res = engine.sync_and_invoice(state, call.subscription, call.as_of, call.now)
+    return res.state, res.error
+
+
+# ------------------------------------------------------------------------------ the runner
+
+
+@dataclass
+class _Run:
+    scenario: Scenario
+    keys: RunKeys
+    timeline: EngineTimeline
+    index: ItemIndex = field(default_factory=ItemIndex)
+    customer_id: str = ""
+    features: dict[str, tuple[str, str]] = field(default_factory=dict)  # logical -> (feature id, meter id)
+    plans: dict[str, str] = field(default_factory=dict)  # logical -> plan id
+    subscription_id: str | None = None  # the current subscription
+    subscriptions: list[str] = field(default_factory=list)  # every subscription of the run
+    view: SubscriptionView | None = None
+    last_observed: dict[str, Snapshot] = field(default_factory=dict)
+    event_seq: int = 0
+    ingested: dict[str, Decimal] = field(default_factory=dict)
+    scheduled_cancel: bool = False
+
+
+class Runner:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    # -------------------------------------------------------------- helpers
+    def _say(self, text: str) -> None:
+        if self.env.progress is not None:
+            self.env.progress(text)
+
+    @property
+    def client(self) -> OpenMeterClient:
+        return self.env.client
+
+    def run(self, scenario: Scenario, *, run_id: str | None = None) -> ScenarioResult:
+        started = self.env.clock.monotonic()
+        skip = self._skip_reason(scenario)
+        if skip is not None:
+            return ScenarioResult(
+                scenario.id,
+                scenario.title,
+                Verdict.SKIPPED,
+                reason=skip,
+                provenance=scenario.provenance,
+                known_issues=scenario.known_issues,
+                source_path=scenario.source,
+            )
+        keys = scenario.keys_for_run(run_id or new_run_id())
+        run = _Run(scenario, keys, EngineTimeline(scenario.sync_config(), self.env.behaviour))
+        steps: list[StepResult] = []
+        verdict = Verdict.AGREE
+        reason = None
+        try:
+            self._setup(run)
+            for step in scenario.steps:
+                self._say(f"{scenario.id}: step {step.index + 1}/{len(scenario.steps)} {step.label}")
+                result = self._run_step(run, step)
+                steps.append(result)
+                if result.verdict is Verdict.DISAGREE:
+                    verdict = Verdict.DISAGREE
+                if result.verdict is Verdict.ERROR:
+                    verdict = Verdict.ERROR
+                    reason = result.summary
+                    break
+        except OpenMeterUnreachable as err:
+            verdict, reason = Verdict.ERROR, str(err)
+        except OpenMeterError as err:
+            verdict, reason = Verdict.DISAGREE, f"setup refused: {err}"
+            steps.append(
+                StepResult(
+                    -1,
+                    "setup",
+                    f"setup failed: {err}",
+                    Verdict.DISAGREE,
+                    findings=(Finding(FindingKind.REFUSED, str(err), step="setup"),),
+                )
+            )
+        except _StopWith as stop:
+            steps.append(stop.result)
+            verdict, reason = stop.result.verdict, stop.result.summary
+        except StopScenario as err:
+            verdict, reason = Verdict.ERROR, str(err)
+        return ScenarioResult(
+            scenario_id=scenario.id,
+            title=scenario.title,
+            verdict=verdict,
+            steps=tuple(steps),
+            provenance=scenario.provenance,
+            known_issues=scenario.known_issues,
+            reason=reason,
+            duration_seconds=round(self.env.clock.monotonic() - started, 3),
+            run_id=keys.run_id,
+            customer_id=run.customer_id or None,
+            subscription_ids=tuple(run.subscriptions),
+            source_path=scenario.source,
+        )
+
+    def _skip_reason(self, scenario: Scenario) -> str | None:
+        known = self.env.server_config
+        if known is None:
+            return None
+        need = {
+            "credits": scenario.requires.credits,
+            "credit_then_invoice": scenario.requires.credit_then_invoice,
+        }
+        for name, wanted in need.items():
+            have = known.get(name)
+            if have is not None and have != wanted:
+                return (
+                    f"needs OpenMeter with {name} {'on' if wanted else 'off'}; "
+                    f"this one has it {'on' if have else 'off'}"
+                )
+        return None
+
+    @contextlib.contextmanager
+    def _step_exchanges(self) -> Iterator[list[Exchange]]:
+        """Collect the HTTP exchanges made inside the block (for curl reproductions)."""
+        collected: list[Exchange] = []
+        hook = getattr(self.client, "add_exchange_listener", None)
+        remove = getattr(self.client, "remove_exchange_listener", None)
+        if callable(hook) and callable(remove):
+
+            def listener(method: str, url: str, body: Any, status: int | None) -> None:
+                collected.append(Exchange(method, url, body, status))
+
+            hook(listener)
+            try:
+                yield collected
+            finally:
+                remove(listener)
+        else:
+            yield collected
+
+    # -------------------------------------------------------------- setup
+    def _setup(self, run: _Run) -> None:
+        sc, keys, c = run.scenario, run.keys, self.client
+        self._say(f"{sc.id}: set-up (run {keys.run_id})")
+        with c.step("setup"):
+            for f in sc.setup.features:
+                meter = c.create_meter(
+                    keys.meters[f.key],
+                    f"meter {f.key}",
+                    keys.event_types[f.key],
+                    aggregation=f.meter.aggregation.value,
+                    value_property=f.meter.value_property or "$.value",
+                )
+                feature = c.create_feature(keys.features[f.key], f.name, meter.id)
+                run.features[f.key] = (feature.id, meter.id)
+            cust = sc.setup.customer
+            customer = c.create_customer(
+                keys.customer, cust.name or f"omcontract {keys.run_id}", cust.currency, [keys.subject]
+            )
+            run.customer_id = customer.id
+            if not sc.profile.is_default:
+                profile = c.create_profile_from_default(
+                    f"omcontract {keys.run_id}",
+                    progressive_billing=sc.profile.progressive_billing,
+                    end_proration=sc.profile.end_proration.value if sc.profile.end_proration else None,
+                )
+                c.set_customer_profile(customer.id, profile.id)
+            for g in sc.setup.grants:
+                c.create_credit_grant(customer.id, g.amount, g.currency, g.name or f"grant {keys.run_id}")
+            for plan in sc.setup.plans:
+                created = c.create_plan(self._plan_input(run, plan))
+                c.publish_plan(created.id)
+                run.plans[plan.key] = created.id
+
+    def _rate_card_input(self, run: _Run, rc: RateCardSpec) -> RateCardInput:
+        price: PriceInput | None = None
+        term = PaymentTerm.IN_ARREARS
+        if rc.price is not None:
+            kind = rc.price.kind.value
+            if kind == "flat":
+                price = PriceInput.flat(rc.price.amount or Decimal(0))
+                term = rc.price.payment_term
+            elif kind == "unit":
+                price = PriceInput.unit(rc.price.amount or Decimal(0))
+            else:
+                tiers = tuple(
+                    TierInput.of(up_to=t.up_to, unit=t.unit_amount, flat=t.flat_amount)
+                    for t in rc.price.tiers
+                )
+                price = PriceInput.graduated(*tiers) if kind == "graduated" else PriceInput.volume(*tiers)
+        feature_id = run.features[rc.feature][0] if rc.feature else None
+        return RateCardInput(
+            key=run.keys.item_key(rc.key),
+            name=rc.name,
+            price=price,
+            feature_id=feature_id,
+            feature_key=run.keys.features[rc.feature] if rc.feature else None,
+            billing_cadence=str(rc.billing_cadence) if rc.billing_cadence is not None else None,
+            payment_term=term,
+        )
+
+    def _plan_input(self, run: _Run, plan: PlanSpec) -> PlanInput:
+        phases = tuple(
+            PhaseInput(
+                key=ph.key,
+                name=ph.name,
+                rate_cards=tuple(self._rate_card_input(run, rc) for rc in ph.rate_cards),
+                duration=str(ph.duration) if ph.duration is not None else None,
+            )
+            for ph in plan.phases
+        )
+        return PlanInput(
+            key=run.keys.plans[plan.key],
+            name=plan.name,
+            currency=plan.currency,
+            phases=phases,
+            billing_cadence=str(plan.billing_cadence),
+            pro_rating=plan.pro_rating,
+            settlement_mode=plan.settlement_mode,
+        )
+
+    # -------------------------------------------------------------- time
+    def _named_instants(self, run: _Run) -> dict[str, datetime]:
+        named: dict[str, datetime] = {}
+        view = run.view
+        if view is not None:
+            named["subscription_start"] = view.active_from
+            period = view.current_aligned_billing_period
+            if period is None:
+                try:
+                    timeline = SubscriptionTimeline(to_engine_subscription(view))
+                    period = timeline.billing_period_at(self.env.clock.now())
+                except (MappingError, ValueError):  # the step then names the instant it misses
+                    period = None
+            if period is not None:
+                named["current_period_start"] = period.start
+                named["current_period_end"] = period.end
+        return named
+
+    def _resolve(self, run: _Run, expr: TimeExpr) -> datetime:
+        return expr.resolve(self.env.clock.now(), self._named_instants(run))
+
+    def _timing(self, run: _Run, timing: ScenarioTiming) -> Timing:
+        if timing.kind is TimingKind.IMMEDIATE:
+            return "immediate"
+        if timing.kind is TimingKind.NEXT_BILLING_CYCLE:
+            return "next_billing_cycle"
+        assert timing.at is not None
+        return self._resolve(run, timing.at)
+
+    # -------------------------------------------------------------- a step
+    def _run_step(self, run: _Run, step: Step) -> StepResult:
+        t0 = self.env.clock.monotonic()
+        log_mark = self._log_mark()
+        synced_before = self._synced_at(run)
+        before = {sid: snap for sid, snap in run.last_observed.items()}
+        with self._step_exchanges() as exchanges, self.client.step(f"{step.index}:{step.kind}"):
+            try:
+                summary, expect_sync = self._act(run, step)
+            except OpenMeterProblem as err:
+                return self._refusal_result(run, step, err, list(exchanges))
+            except OpenMeterUnreachable as err:
+                return StepResult(
+                    step.index,
+                    step.label,
+                    f"OpenMeter unreachable: {err}",
+                    Verdict.ERROR,
+                    exchanges=tuple(exchanges),
+                )
+            if step.refused is not None:
+                finding = Finding(
+                    FindingKind.REFUSED,
+                    f"OpenMeter accepted the step; expected a refusal with status "
+                    f"{step.refused.status}" + (f" ({step.refused.code})" if step.refused.code else ""),
+                    step=step.label,
+                    expected=str(step.refused.status),
+                    actual="accepted",
+                )
+                return StepResult(
+                    step.index,
+                    step.label,
+                    summary,
+                    Verdict.DISAGREE,
+                    findings=(finding,),
+                    exchanges=tuple(exchanges),
+                )
+            if not expect_sync or run.subscription_id is None:
+                self._refresh_observed(run)
+                return StepResult(
+                    step.index,
+                    step.label,
+                    summary,
+                    Verdict.AGREE,
+                    exchanges=tuple(exchanges),
+                    waited_seconds=round(self.env.clock.monotonic() - t0, 3),
+                )
+            findings, expected, observed, quiet = self._await_sync(run, step, before, log_mark)
+        logs = self._log_evidence(run, log_mark)
+        synced_after = self._synced_at(run)
+        sync_ran = None
+        if synced_after is not None or synced_before is not None:
+            sync_ran = synced_after is not None and synced_after != synced_before
+        findings = list(findings)
+        for ev in logs:
+            if ev.conclusive:
+                findings.append(
+                    Finding(
+                        FindingKind.LOG,
+                        f"{ev.title}"
+                        + (f" ({ev.upstream_issue})" if ev.upstream_issue else "")
+                        + f", {ev.attempts} attempt(s)",
+                        step=step.label,
+                        id=ev.unique_id or ev.subscription_id,
+                    )
+                )
+        explanation = None
+        if findings:
+            explanation = self._explain(run, observed, findings, quiet, sync_ran)
+        verdict = Verdict.DISAGREE if findings else Verdict.AGREE
+        return StepResult(
+            index=step.index,
+            name=step.label,
+            summary=summary,
+            verdict=verdict,
+            findings=tuple(findings),
+            expected=expected.get(run.subscription_id or "") if expected else None,
+            observed=observed.get(run.subscription_id or "") if observed else None,
+            logs=tuple(logs),
+            exchanges=tuple(exchanges),
+            waited_seconds=round(self.env.clock.monotonic() - t0, 3),
+            sync_ran=sync_ran,
+            explanation=explanation,
+        )
+
+    def _refusal_result(
+        self, run: _Run, step: Step, err: OpenMeterProblem, exchanges: list[Exchange]
+    ) -> StepResult:
+        expected = step.refused
+        if expected is not None:
+            problems = []
+            if err.status != expected.status:
+                problems.append(
+                    Finding(
+                        FindingKind.REFUSED,
+                        "refused with another status",
+                        step=step.label,
+                        field="status",
+                        expected=str(expected.status),
+                        actual=str(err.status),
+                    )
+                )
+            if expected.code is not None and expected.code not in err.codes:
+                problems.append(
+                    Finding(
+                        FindingKind.REFUSED,
+                        "refused with other problem codes",
+                        step=step.label,
+                        field="code",
+                        expected=expected.code,
+                        actual=", ".join(err.codes) or "none",
+                    )
+                )
+            verdict = Verdict.DISAGREE if problems else Verdict.AGREE
+            return StepResult(
+                step.index,
+                step.label,
+                f"{step.kind} refused as expected: {err.status}"
+                if not problems
+                else f"{step.kind} refused: {err}",
+                verdict,
+                findings=tuple(problems),
+                exchanges=tuple(exchanges),
+            )
+        finding = Finding(
+            FindingKind.REFUSED, f"OpenMeter refused the step: {err}", step=step.label, actual=str(err.status)
+        )
+        result = StepResult(
+            step.index,
+            step.label,
+            f"{step.kind} refused: {err}",
+            Verdict.DISAGREE,
+            findings=(finding,),
+            exchanges=tuple(exchanges),
+        )
+        # The rest of the scenario depends on this step.
+        raise _StopWith(result)
+
+    # -------------------------------------------------------------- actions
+    def _act(self, run: _Run, step: Step) -> tuple[str, bool]:
+        """Perform ``step``; return its one-line summary and whether a sync must be awaited."""
+        c, clock = self.client, self.env.clock
+        if isinstance(step, SubscribeStep):
+            anchor = self._resolve(run, step.billing_anchor) if step.billing_anchor is not None else None
+            timing: Timing | None = None if step.timing.is_now else self._resolve(run, step.timing)
+            plan_spec = run.scenario.setup.plan(step.plan)
+            mode = step.settlement_mode or plan_spec.settlement_mode
+            created = c.create_subscription(
+                run.customer_id,
+                plan_id=run.plans[step.plan],
+                settlement_mode=mode,
+                billing_anchor=anchor,
+                timing=timing,
+            )
+            run.subscription_id = created.id
+            run.subscriptions.append(created.id)
+            view = self._read_view(run)
+            self._engine_sync(run, view, as_of=clock.now())
+            return f"subscribed {created.id} from {format_time(view.active_from)}", True
+        sid = self._require_subscription(run, step)
+        if isinstance(step, IngestStep):
+            at = self._resolve(run, step.at)
+            fid = run.scenario.setup.feature(step.feature).key
+            events = []
+            for value in step.values:
+                run.event_seq += 1
+                events.append(
+                    Event(
+                        id=f"evt_{run.keys.run_id}_{run.event_seq:04d}",
+                        type=run.keys.event_types[fid],
+                        subject=run.keys.subject,
+                        time=at,
+                        data={"value": str(value)},
+                    )
+                )
+            c.ingest(events, batch=False)
+            run.ingested[fid] = run.ingested.get(fid, Decimal(0)) + sum(step.values, Decimal(0))
+            problem = self._await_usage(run, fid)
+            note = f" ({problem})" if problem else ""
+            return f"ingested {len(events)} event(s), total {sum(step.values, Decimal(0))}{note}", False
+        if isinstance(step, CancelStep):
+            timing = self._timing(run, step.timing)
+            c.cancel_subscription(sid, timing)
+            view = self._read_view(run)
+            run.scheduled_cancel = step.timing.kind is not TimingKind.IMMEDIATE
+            as_of = view.active_to or clock.now()
+            self._engine_sync(run, view, as_of=as_of)
+            return (
+                f"cancel {step.timing} -> activeTo {format_time(view.active_to) if view.active_to else '-'}",
+                True,
+            )
+        if isinstance(step, EditStep):
+            view = run.view or self._read_view(run)
+            phase = step.phase or self._current_phase_key(view)
+            ops: list[Any] = [add_item(phase, self._rate_card_input(run, rc)) for rc in step.add]
+            ops += [remove_item(phase, run.keys.item_key(k)) for k in step.remove]
+            c.edit_subscription(sid, ops, self._timing(run, step.timing))
+            view = self._read_view(run)
+            self._engine_sync(run, view, as_of=clock.now())
+            return f"edit phase {phase}: +{len(step.add)} -{len(step.remove)} item(s)", True
+        if isinstance(step, ChangePlanStep):
+            changed = c.change_subscription(
+                sid, run.customer_id, run.plans[step.plan], self._timing(run, step.timing)
+            )
+            old_view = self._read_view(run)
+            old_as_of = old_view.active_to or clock.now()
+            self._engine_sync(run, old_view, as_of=old_as_of)
+            run.subscription_id = changed.next.id
+            run.subscriptions.append(changed.next.id)
+            view = self._read_view(run)
+            self._engine_sync(run, view, as_of=clock.now())
+            return f"changed plan: {sid} ends {format_time(old_as_of)}, {changed.next.id} starts", True
+        if isinstance(step, ContinueStep):
+            c.continue_subscription(sid)
+            view = self._read_view(run)
+            run.scheduled_cancel = False
+            self._engine_sync(run, view, as_of=clock.now())
+            return "continued (cancel unscheduled)", True
+        if isinstance(step, InvoiceStep):
+            cutoff = self._resolve(run, step.as_of) if step.as_of is not None else None
+            invoices = c.invoice_pending_lines(run.customer_id, as_of=cutoff)
+            now = clock.now()
+            run.timeline.apply(
+                EngineCall("invoice", None, run.customer_id, cutoff or now, now, bool(step.progressive))
+            )
+            return f"invoiced pending lines: {len(invoices)} invoice(s)", True
+        if isinstance(step, WaitStep):
+            target = add(self._resolve(run, step.until), step.plus)
+            wait = (target - clock.now()).total_seconds()
+            limit = add(clock.now(), step.max) - clock.now()
+            if wait > limit.total_seconds():
+                raise StopScenario(
+                    f"step {step.index}: waiting until {format_time(target)} would take "
+                    f"{wait:.0f}s, more than max {step.max}"
+                )
+            self._say(f"{run.scenario.id}: waiting {max(wait, 0):.1f}s until {format_time(target)}")
+            clock.sleep(max(wait, 0.0))
+            return f"waited until {format_time(target)}", False
+        if isinstance(step, ResyncStep):
+            if self.env.force_sync is None:
+                raise StopScenario(
+                    "this OpenMeter offers no way to force a subscription sync: give --force-sync-command "
+                    "(attach mode) or boot the stack with omcontract"
+                )
+            outcome = self.env.force_sync(run.customer_id)
+            if outcome is None or not outcome.ok:
+                detail = outcome.detail if outcome is not None else "not available"
+                raise StopScenario(f"forcing a subscription sync failed: {detail}")
+            view = self._read_view(run)
+            self._engine_sync(run, view, as_of=clock.now())
+            return "forced a subscription sync", True
+        raise StopScenario(f"step kind {step.kind} is not supported by this runner")
+
+    def _require_subscription(self, run: _Run, step: Step) -> str:
+        if run.subscription_id is None:
+            raise StopScenario(f"step {step.index} ({step.kind}) needs a subscription: subscribe first")
+        return run.subscription_id
+
+    @staticmethod
+    def _current_phase_key(view: SubscriptionView) -> str:
+        current = view.phases[0].key
+        for ph in view.phases:
+            if ph.active_to is None or ph.active_to > ph.active_from:
+                current = ph.key
+                break
+        return current
+
+    def _read_view(self, run: _Run) -> SubscriptionView:
+        assert run.subscription_id is not None
+        view = self.client.get_subscription(run.subscription_id)
+        run.view = view
+        run.index.learn(view)
+        return view
+
+    def _engine_sync(self, run: _Run, view: SubscriptionView, as_of: datetime) -> None:
+        try:
+            sub = to_engine_subscription(view, run.scenario.setup.customer.currency)
+        except MappingError as err:
+            raise StopScenario(f"the engine cannot model this subscription: {err}") from None
+        run.timeline.apply(EngineCall("sync", sub, run.customer_id, as_of, self.env.clock.now()))
+
+    def _await_usage(self, run: _Run, feature: str) -> str | None:
+        """Poll the feature's meter until it shows what this run ingested (bounded).
+
+        Returns None when visible, else why not (usage visibility is context, not the contract)."""
+        meter_id = run.features[feature][1]
+        deadline = self.env.clock.monotonic() + self.env.poll.usage_deadline_s
+        intervals = self.env.poll.intervals()
+        want = run.ingested[feature]
+        while True:
+            try:
+                value = self.client.query_meter(meter_id)
+            except OpenMeterProblem as err:
+                return f"meter query failed: {err}"
+            if value is not None and value >= want:
+                return None
+            if self.env.clock.monotonic() >= deadline:
+                return f"meter shows {value} of {want} after {self.env.poll.usage_deadline_s:.0f}s"
+            self.env.clock.sleep(next(intervals))
+
+    # -------------------------------------------------------------- observing and judging
+    def _observe(self, run: _Run, predicted: dict[str, Snapshot]) -> dict[str, Snapshot]:
+        charges = self.client.list_charges(run.customer_id)
+        invoices = self.client.list_invoices(run.customer_id)
+        return {
+            sid: observe(sid, charges, invoices, run.index, predicted.get(sid)) for sid in run.subscriptions
+        }
+
+    def _refresh_observed(self, run: _Run) -> None:
+        if run.subscriptions:
+            predicted = self._predicted(run)
+            run.last_observed = self._observe(run, predicted)
+
+    def _predicted(self, run: _Run) -> dict[str, Snapshot]:
+        return {sid: run.timeline.snapshot(sid, run.customer_id) for sid in run.subscriptions}
+
+    def _expectations(self, run: _Run, step: Step, predicted: dict[str, Snapshot]) -> dict[str, Expectation]:
+        out = {sid: Expectation.from_snapshot(snap, DEFAULT_LIVE_FIELDS) for sid, snap in predicted.items()}
+        if step.expect is not None and run.subscription_id is not None:
+            out[run.subscription_id + "#pinned"] = self._pinned(run, step.expect)
+        return out
+
+    def _pinned(self, run: _Run, expect: ScenarioExpectation) -> Expectation:
+        assert run.subscription_id is not None
+        sid = run.subscription_id
+        data = dict(expect.data)
+        data.pop("refused", None)
+
+        def real(value: Any) -> Any:
+            if isinstance(value, dict) and "id" in value:
+                return {**value, "id": run.keys.real_unique_id(str(value["id"]), sid)}
+            if isinstance(value, str):
+                return run.keys.real_unique_id(value, sid)
+            return value
+
+        for key in ("items", "deleted_charges", "absent"):
+            if isinstance(data.get(key), list):
+                data[key] = [real(v) for v in data[key]]
+        pinned = expectation_from_data(data, file=expect.file, line=expect.line, field=expect.field)
+        return pinned
+
+    def _judge(
+        self,
+        run: _Run,
+        step: Step,
+        expectations: dict[str, Expectation],
+        observed: dict[str, Snapshot],
+        before: dict[str, Snapshot],
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        for key, expectation in expectations.items():
+            sid = key.removesuffix("#pinned")
+            snap = observed.get(sid)
+            if snap is None:
+                continue
+            if sid in before:
+                snap = mark_kept(before[sid], snap)
+            if key.endswith("#pinned") and expectation.partial is Partial.NONE:
+                # a written expectation pins only what it lists; the engine prediction covers the rest
+                expectation = replace(expectation, partial=Partial.ALL)
+            findings.extend(diff(expectation, snap, step.label))
+        return _dedupe(findings)
+
+    def _await_sync(
+        self, run: _Run, step: Step, before: dict[str, Snapshot], log_mark: Any
+    ) -> tuple[list[Finding], dict[str, Snapshot], dict[str, Snapshot], bool]:
+        predicted = self._predicted(run)
+        expectations = self._expectations(run, step, predicted)
+        clock, poll = self.env.clock, self.env.poll
+        deadline = clock.monotonic() + poll.deadline_s
+        intervals = poll.intervals()
+        previous: dict[str, Snapshot] | None = None
+        quiet = 0
+        observed: dict[str, Snapshot] = {}
+        findings: list[Finding] = []
+        while True:
+            observed = self._observe(run, predicted)
+            findings = self._judge(run, step, expectations, observed, before)
+            quiet = quiet + 1 if previous is not None and _same(previous, observed) else 1
+            previous = observed
+            if not findings and quiet >= poll.quiet_snapshots:
+                break
+            if clock.monotonic() >= deadline:
+                break
+            if findings and self._conclusive_failure_logged(run, log_mark) and quiet >= poll.quiet_snapshots:
+                break
+            remaining = deadline - clock.monotonic()
+            self._say(
+                f"{run.scenario.id}: waiting for sync after {step.label} "
+                f"({len(findings)} difference(s), {remaining:.0f}s left)"
+            )
+            clock.sleep(min(next(intervals), max(remaining, 0.0)))
+        run.last_observed = observed
+        if (
+            findings
+            and before
+            and all(_same_snapshot(before.get(sid), observed.get(sid)) for sid in observed if sid in before)
+        ):
+            changed_expected = any(
+                diff(expectations[sid], before[sid], step.label) for sid in before if sid in expectations
+            )
+            if changed_expected:
+                findings.insert(
+                    0,
+                    Finding(
+                        FindingKind.NOT_SYNCED,
+                        f"OpenMeter changed nothing within {poll.deadline_s:.0f}s after the step: "
+                        "the sync did not run or failed (see the worker log)",
+                        step=step.label,
+                    ),
+                )
+        return findings, predicted, observed, quiet >= poll.quiet_snapshots
+
+    # -------------------------------------------------------------- evidence
+    def _log_mark(self) -> Any:
+        if self.env.logs is None:
+            return None
+        try:
+            return self.env.logs.mark()
+        except Exception:
+            return None
+
+    def _log_records(self, log_mark: Any) -> list[Any]:
+        if self.env.logs is None or log_mark is None:
+            return []
+        try:
+            return list(self.env.logs.read_from(log_mark))
+        except Exception:
+            return []
+
+    def _log_evidence(self, run: _Run, log_mark: Any) -> list[LogEvidence]:
+        if self.env.scan_logs is None:
+            return []
+        return self.env.scan_logs(self._log_records(log_mark), run.subscriptions)
+
+    def _conclusive_failure_logged(self, run: _Run, log_mark: Any) -> bool:
+        return any(
+            ev.conclusive and ev.subscription_id in (None, *run.subscriptions)
+            for ev in self._log_evidence(run, log_mark)
+        )
+
+    def _synced_at(self, run: _Run) -> datetime | None:
+        if self.env.sync_states is None or run.subscription_id is None:
+            return None
+        try:
+            row = self.env.sync_states.get(run.subscription_id)
+        except Exception:
+            return None
+        return getattr(row, "synced_at", None) if row is not None else None
+
+    def _explain(
+        self,
+        run: _Run,
+        observed: dict[str, Snapshot],
+        findings: list[Finding],
+        quiet: bool,
+        sync_ran: bool | None,
+    ) -> str | None:
+        parts: list[str] = []
+        engine_disagrees = any(
+            diff(
+                Expectation.from_snapshot(run.timeline.snapshot(sid, run.customer_id), DEFAULT_LIVE_FIELDS),
+                snap,
+            )
+            for sid, snap in observed.items()
+        )
+        for behaviour in Behaviour:
+            if behaviour is self.env.behaviour or not engine_disagrees:
+                continue
+            other = run.timeline.replay_as(behaviour)
+            ok = all(
+                not diff(
+                    Expectation.from_snapshot(other.snapshot(sid, run.customer_id), DEFAULT_LIVE_FIELDS), snap
+                )
+                for sid, snap in observed.items()
+            )
+            if ok:
+                err = f" (its sync fails: {other.errors[-1]})" if other.errors else ""
+                parts.append(
+                    f"the engine's {behaviour.value} behaviour predicts exactly what was observed{err}"
+                )
+        if sync_ran is False:
+            parts.append("the sync-state table shows no successful sync since the step")
+        if not quiet:
+            parts.append("OpenMeter's state was still changing at the deadline")
+        return "; ".join(parts) or None
+
+
+class _StopWith(StopScenario):
+    def __init__(self, result: StepResult) -> None:
+        super().__init__(result.summary)
+        self.result = result
+
+
+def _same(a: dict[str, Snapshot], b: dict[str, Snapshot]) -> bool:
+    return a.keys() == b.keys() and all(_same_snapshot(a[k], b[k]) for k in a)
+
+
+def _same_snapshot(a: Snapshot | None, b: Snapshot | None) -> bool:
+    return a == b
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for f in findings:
+        key = (f.kind, f.id, f.field, f.expected, f.actual)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
