@@ -242,6 +242,11 @@ class Runner:
             )
         keys = scenario.keys_for_run(run_id or new_run_id())
         run = _Run(scenario, keys, EngineTimeline(scenario.sync_config(), self.env.behaviour))
+        recorder = getattr(self.client, "recorder", None)
+        if recorder is not None:
+            recorder.note(
+                "start", scenario=scenario.id, run_id=keys.run_id, target=self.env.target.kind.value
+            )
         steps: list[StepResult] = []
         verdict = Verdict.AGREE
         reason = None

@@ -1,0 +1,237 @@
+"""Where scenarios run: a live OpenMeter (attached or booted), the offline fake, or a replay.
+
+Each ``open_*`` function returns a :class:`Session`: the runner's :class:`Environment` plus what
+must be closed afterwards. The CLI and the pytest plugin both go through here, so they judge the
+same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from contract.client import ApiKey, OpenMeterClient
+from contract.client.recording import Recorder
+from contract.errors import InputError
+from contract.model import Behaviour
+from contract.scenario.clock import RealClock, VirtualClock
+from contract.scenario.replay import Recording, ReplayTransport, load_recording
+from contract.scenario.result import LogEvidence, Target, TargetKind
+from contract.scenario.runner import Environment, ForceSyncOutcome, PollPolicy
+
+#: OpenMeter configurations, as the stack variants name them.
+SERVER_CONFIGS: dict[str, dict[str, bool]] = {
+    "cti": {"credits": True, "credit_then_invoice": True},
+    "no-cti": {"credits": True, "credit_then_invoice": False},
+    "no-credits": {"credits": False, "credit_then_invoice": False},
+}
+
+
+def server_config(name: str | None) -> dict[str, bool] | None:
+    if name is None:
+        return None
+    try:
+        return dict(SERVER_CONFIGS[name])
+    except KeyError:
+        raise InputError(
+            f"unknown OpenMeter configuration {name!r}; one of {', '.join(SERVER_CONFIGS)}",
+            field="--server-config",
+        ) from None
+
+
+def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEvidence]:
+    """Worker-log records -> :class:`LogEvidence` for the run's subscriptions (catalogue: contract.stack)."""
+    from contract.stack import scan
+
+    evidence = []
+    for m in scan(records, subscription_ids=set(subscription_ids)):
+        evidence.append(
+            LogEvidence(
+                signature=m.signature.id,
+                title=m.signature.title,
+                upstream_issue=m.signature.upstream,
+                conclusive=m.conclusive,
+                subscription_id=m.subscription_id,
+                unique_id=m.unique_id,
+                attempts=m.attempts,
+                first_ts=m.first,
+                last_ts=m.last,
+                lines=m.lines[-20:],
+            )
+        )
+    return evidence
+
+
+@dataclass
+class Session:
+    """A runner environment and what to close when the run is over (a context manager)."""
+
+    env: Environment
+    closers: ExitStack = field(default_factory=ExitStack)
+    recording: Recording | None = None
+    replay: ReplayTransport | None = None
+
+    def close(self) -> None:
+        self.closers.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _api_key() -> ApiKey | None:
+    return ApiKey.from_env()
+
+
+def open_live(
+    *,
+    url: str | None = None,
+    worker_logs: str | None = None,
+    postgres: str | None = None,
+    force_sync_command: str | None = None,
+    image_tag: str | None = None,
+    variant: str | None = None,
+    keep_stack: bool = False,
+    config_name: str | None = None,
+    record: Path | None = None,
+    poll: PollPolicy | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Session:
+    """Attach to ``url`` (or $OPENMETER_URL / $OPENMETER_ADDRESS) or boot the compose stack.
+
+    Raises :class:`contract.errors.NoOpenMeterError` (exit 3) within seconds when neither works.
+    """
+    from contract.stack import StackOptions, connect
+
+    overrides: dict[str, Any] = {
+        "url": url,
+        "worker_logs": worker_logs,
+        "postgres_dsn": postgres,
+        "force_sync_command": force_sync_command,
+        "image_tag": image_tag,
+        "variant": variant,
+    }
+    options = StackOptions.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    if keep_stack:
+        options = options.with_(keep_stack=True)
+    closers = ExitStack()
+    handle = connect(options)
+    closers.callback(handle.close)
+    key = _api_key()
+    recorder = Recorder(record, secrets=[key] if key else []) if record is not None else None
+    client = OpenMeterClient(handle.base_url, api_key=key, recorder=recorder)
+    closers.callback(client.close)
+    build: str | None = None
+    if handle.mode == "booted":
+        known = dict(SERVER_CONFIGS[options.variant])
+        build = f"image {options.image_tag}"
+    else:
+        known = server_config(config_name or os.environ.get("OPENMETER_CONFIG") or "cti") or {}
+        build = os.environ.get("OMNATIVE_REV")
+
+    def force(customer_id: str) -> ForceSyncOutcome | None:
+        result = handle.force_sync(customer_id)
+        if result is None:
+            return None
+        detail = f"{result.command}: exit {result.exit_code}" + (" (timed out)" if result.timed_out else "")
+        if not result.ok:
+            detail += f"; {(result.stderr or result.stdout).strip()[-300:]}"
+        return ForceSyncOutcome(result.ok, detail)
+
+    target = Target(
+        TargetKind.LIVE, handle.base_url, version=dict(handle.version), build=build, config=dict(known)
+    )
+    env = Environment(
+        client=client,
+        clock=RealClock(),
+        target=target,
+        logs=handle.logs,
+        sync_states=handle.sync_states,
+        force_sync=force if handle.can_force_sync else None,
+        poll=poll or PollPolicy(),
+        progress=progress,
+        scan_logs=scan_logs,
+        server_config=known,
+    )
+    return Session(env, closers)
+
+
+def open_offline(
+    behaviour: Behaviour,
+    *,
+    config_name: str = "cti",
+    poll: PollPolicy | None = None,
+    progress: Callable[[str], None] | None = None,
+    record: Path | None = None,
+    start: datetime | None = None,
+) -> Session:
+    """The suite's offline OpenMeter (the reference engine behind respx): not evidence about OpenMeter."""
+    from contract.model import SyncConfig
+    from contract.offline import OfflineOpenMeter
+
+    known = server_config(config_name) or {}
+    clock = VirtualClock(start or datetime.now(UTC))
+    fake = OfflineOpenMeter(
+        behaviour,
+        config=SyncConfig(credits_enabled=known["credits"], credit_then_invoice=known["credit_then_invoice"]),
+        clock=clock,
+    )
+    recorder = (
+        Recorder(record, wall_clock=clock.now, monotonic=clock.monotonic) if record is not None else None
+    )
+    client = OpenMeterClient(fake.base_url, transport=fake.transport, recorder=recorder)
+    closers = ExitStack()
+    closers.callback(client.close)
+
+    def force(customer_id: str) -> ForceSyncOutcome:
+        return ForceSyncOutcome(fake.force_sync(customer_id), "offline fake sync")
+
+    target = Target(
+        TargetKind.OFFLINE,
+        fake.base_url,
+        version={"version": f"offline-{behaviour.value}"},
+        config=dict(known),
+        behaviour=behaviour.value,
+    )
+    env = Environment(
+        client=client,
+        clock=clock,
+        target=target,
+        logs=fake.logs,
+        force_sync=force,
+        poll=poll or PollPolicy(),
+        progress=progress,
+        scan_logs=scan_logs,
+        server_config=known,
+    )
+    return Session(env, closers)
+
+
+def open_replay(
+    path: str | Path, *, poll: PollPolicy | None = None, progress: Callable[[str], None] | None = None
+) -> Session:
+    """Judge a recorded run again, offline (see :mod:`contract.scenario.replay`)."""
+    recording = load_recording(path)
+    start = recording.first_time or datetime.now(UTC)
+    clock = VirtualClock(start)
+    transport = ReplayTransport(recording, clock)
+    client = OpenMeterClient(recording.base_url, transport=transport, read_retries=0)
+    closers = ExitStack()
+    closers.callback(client.close)
+    target = Target(TargetKind.REPLAY, recording.base_url, version=recording.version, recording=str(path))
+    env = Environment(
+        client=client,
+        clock=clock,
+        target=target,
+        poll=poll or PollPolicy(),
+        progress=progress,
+        scan_logs=scan_logs,
+    )
+    return Session(env, closers, recording=recording, replay=transport)
