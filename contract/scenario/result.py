@@ -85,6 +85,7 @@ class LogEvidence:
     first_ts: datetime | None
     last_ts: datetime | None
     lines: tuple[str, ...] = ()  # excerpts, masked
+    terminal: bool = False  # the signature ends message processing (the DLQ line)
 
 
 @dataclass(frozen=True, slots=True)

@@ -876,8 +876,9 @@ class Runner:
         return self.env.scan_logs(self._log_records(log_mark), run.subscriptions)
 
     def _conclusive_failure_logged(self, run: _Run, log_mark: Any) -> bool:
+        """True once the worker gave up on a message of this run (the DLQ line): nothing will change."""
         return any(
-            ev.conclusive and ev.subscription_id in (None, *run.subscriptions)
+            ev.terminal and ev.subscription_id in (None, *run.subscriptions)
             for ev in self._log_evidence(run, log_mark)
         )
 

@@ -62,6 +62,7 @@ def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEv
                 first_ts=m.first,
                 last_ts=m.last,
                 lines=m.lines[-20:],
+                terminal=m.signature.terminal,
             )
         )
     return evidence

@@ -1,0 +1,85 @@
+"""``omcontract logs``: look for known failure signatures in OpenMeter worker logs.
+
+``omcontract logs scan FILE... [--subscription ID]...`` (``-`` reads standard input) prints one
+line per match -- signature, upstream issue, subscription, unique id, attempts, first and last
+timestamp -- and exits 1 when a conclusive (known failure) signature matched, 0 when none did,
+2 when an input cannot be read.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from contract.errors import EXIT_DISAGREE, EXIT_OK, InputError
+from contract.model.time import format_time
+from contract.stack.logs import LogRecord, parse_text
+from contract.stack.signatures import SignatureMatch, scan
+
+__all__ = ["format_match", "logs", "read_inputs"]
+
+
+def read_inputs(paths: Sequence[str]) -> list[LogRecord]:
+    """Parse every file (``-`` = standard input); an unreadable one raises :class:`InputError`."""
+    records: list[LogRecord] = []
+    for name in paths:
+        if name == "-":
+            text = sys.stdin.read()
+            records.extend(parse_text(text, source="<stdin>"))
+            continue
+        path = Path(name)
+        if path.is_dir():
+            raise InputError("is a folder; give the log files in it", file=name)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise InputError("no such file", file=name) from None
+        except OSError as err:
+            raise InputError(f"cannot read: {err.strerror or err}", file=name) from None
+        records.extend(parse_text(data.decode("utf-8", errors="replace"), source=name))
+    return records
+
+
+def _when(ts: datetime | None) -> str:
+    return format_time(ts) if ts is not None else "-"
+
+
+def format_match(match: SignatureMatch) -> str:
+    """One line: severity, signature, upstream issue, subscription, unique id, attempts, first, last."""
+    severity = "CONCLUSIVE" if match.conclusive else "transient"
+    return (f"{severity:<10}  {match.signature.id:<28}  issue={match.signature.upstream or '-'}  "
+            f"subscription={match.subscription_id or '-'}  unique_id={match.unique_id or '-'}  "
+            f"attempts={match.attempts}  first={_when(match.first)}  last={_when(match.last)}")
+
+
+@click.group(name="logs")
+def logs() -> None:
+    """Read OpenMeter worker logs (JSON lines or slog text)."""
+
+
+@logs.command(name="scan")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
+              help="Only matches attributed to this subscription (repeatable).")
+def scan_command(files: tuple[str, ...], subscriptions: tuple[str, ...]) -> int:
+    """Find known failure signatures (e.g. openmeter#4412's duplicate unique id) in log FILEs.
+
+    Exit 1 when a conclusive signature matched (a known error, the DLQ, a panic), 0 when none did
+    (transient retries alone are listed but do not fail), 2 when a file cannot be read.
+    """
+    records = read_inputs(files)
+    matches = scan(records, subscription_ids=set(subscriptions) if subscriptions else None)
+    for match in matches:
+        click.echo(format_match(match))
+    conclusive = [m for m in matches if m.conclusive]
+    if conclusive:
+        click.echo(f"{len(conclusive)} conclusive of {len(matches)} matches in {len(records)} log records",
+                   err=True)
+        return EXIT_DISAGREE
+    click.echo(f"no known failure signature ({len(matches)} transient matches in {len(records)} log records)",
+               err=True)
+    return EXIT_OK
