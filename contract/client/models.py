@@ -696,6 +696,14 @@ class SubscriptionView:
         )
 
 
+def _money_field(data: Mapping[str, Any], key: str, path: str) -> Decimal | None:
+    """A Numeric, or (HEAD, observed live) a money object ``{"amount": "30", "currency": ""}``."""
+    value = data.get(key)
+    if isinstance(value, Mapping):
+        return p.opt_decimal(value, "amount", p.join(path, key))
+    return p.opt_decimal(data, key, path)
+
+
 # ------------------------------------------------------------------------------------- invoices
 
 
@@ -900,7 +908,7 @@ class Charge:
             feature_key=p.opt_str(d, "feature_key", path),
             feature_id=p.opt_str(d, "feature_id", path),
             price=_opt_price(d, "price", path, term),
-            amount_after_proration=p.opt_decimal(d, "amount_after_proration", path),
+            amount_after_proration=_money_field(d, "amount_after_proration", path),
             payment_term=term,
             lifecycle_controller=lifecycle,
             managed_by=managed_by,

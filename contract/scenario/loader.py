@@ -127,8 +127,9 @@ class _N:
 
     # -- containers
 
-    def mapping(self, allowed: Sequence[str], required: Sequence[str] = (),
-                what: str = "key") -> dict[str, _N]:
+    def mapping(
+        self, allowed: Sequence[str], required: Sequence[str] = (), what: str = "key"
+    ) -> dict[str, _N]:
         """The mapping's values by key; unknown, duplicate and missing keys are errors."""
         if self.is_null:
             node = yaml.MappingNode(_T + "map", [], start_mark=self.node.start_mark)
@@ -202,11 +203,15 @@ class _N:
             d = Duration.parse(value)
         except ValueError:
             raise self.error(f"not an ISO-8601 duration: {value!r} (e.g. P1M, P1W, PT30S)") from None
-        negative = any(v < 0 for v in (d.years, d.months, d.weeks, d.days, d.hours, d.minutes, d.seconds,
-                                        d.microseconds))
+        negative = any(
+            v < 0 for v in (d.years, d.months, d.weeks, d.days, d.hours, d.minutes, d.seconds, d.microseconds)
+        )
         if negative or (positive and d.is_zero):
-            raise self.error(f"must be a positive duration, got {value}" if positive
-                             else f"must not be negative, got {value}")
+            raise self.error(
+                f"must be a positive duration, got {value}"
+                if positive
+                else f"must not be negative, got {value}"
+            )
         return d
 
     def time(self) -> TimeExpr:
@@ -226,11 +231,15 @@ class _N:
         """A logical key: OpenMeter's key pattern, short enough for the run suffix."""
         value = self._scalar(("str",), "a key (e.g. api_calls)")
         if not KEY_PATTERN.match(value):
-            raise self.error(f"key {value!r} must match {KEY_PATTERN.pattern} "
-                             "(lowercase letters and digits, single underscores)")
+            raise self.error(
+                f"key {value!r} must match {KEY_PATTERN.pattern} "
+                "(lowercase letters and digits, single underscores)"
+            )
         if len(value) > MAX_LOGICAL_KEY_LENGTH:
-            raise self.error(f"key {value!r} has {len(value)} characters; at most {MAX_LOGICAL_KEY_LENGTH} "
-                             "(the run id is appended to make it unique)")
+            raise self.error(
+                f"key {value!r} has {len(value)} characters; at most {MAX_LOGICAL_KEY_LENGTH} "
+                "(the run id is appended to make it unique)"
+            )
         return value
 
 
@@ -285,8 +294,18 @@ def cadences_align(plan: Duration, rate_card: Duration) -> bool:
 # --------------------------------------------------------------------------- setup parsing
 
 
-_TOP_KEYS = ("id", "title", "provenance", "description", "technique", "requires", "known_issues", "profile",
-             "setup", "steps")
+_TOP_KEYS = (
+    "id",
+    "title",
+    "provenance",
+    "description",
+    "technique",
+    "requires",
+    "known_issues",
+    "profile",
+    "setup",
+    "steps",
+)
 _TOP_REQUIRED = ("id", "title", "provenance", "description", "setup", "steps")
 
 
@@ -312,8 +331,10 @@ def _features(n: _N | None) -> tuple[FeatureSpec, ...]:
         aggregation = Aggregation(mm["aggregation"].choice([a.value for a in Aggregation], "aggregation"))
         value_property = _opt_text(mm, "value_property")
         if value_property is None and aggregation is not Aggregation.COUNT:
-            raise m["meter"].error(f"value_property is required for aggregation {aggregation.value} "
-                                   '(e.g. "$.value")', m["meter"].sub("value_property"))
+            raise m["meter"].error(
+                f'value_property is required for aggregation {aggregation.value} (e.g. "$.value")',
+                m["meter"].sub("value_property"),
+            )
         out.append(FeatureSpec(key, _opt_text(m, "name") or key, MeterSpec(aggregation, value_property)))
     return tuple(out)
 
@@ -329,20 +350,24 @@ def _grants(n: _N | None, customer: CustomerSpec, requires: Requires) -> tuple[G
     out: list[GrantSpec] = []
     for item in n.seq():
         if not requires.credits:
-            raise item.error("credit grants need requires.credits: true (without credits OpenMeter wires "
-                             "the grant endpoints to no-op services)")
+            raise item.error(
+                "credit grants need requires.credits: true (without credits OpenMeter wires "
+                "the grant endpoints to no-op services)"
+            )
         m = item.mapping(("amount", "currency", "name", "priority"), ("amount",))
         priority = _opt(m, "priority")
         prio = priority.integer() if priority is not None else None
         if prio is not None and prio < 1:
             raise m["priority"].error(f"must be at least 1, got {prio}")
         currency = _opt(m, "currency")
-        out.append(GrantSpec(
-            amount=m["amount"].decimal(positive=True),
-            currency=_currency(currency) if currency is not None else customer.currency,
-            name=_opt_text(m, "name"),
-            priority=prio,
-        ))
+        out.append(
+            GrantSpec(
+                amount=m["amount"].decimal(positive=True),
+                currency=_currency(currency) if currency is not None else customer.currency,
+                name=_opt_text(m, "name"),
+                priority=prio,
+            )
+        )
     return tuple(out)
 
 
@@ -357,8 +382,14 @@ _PRICE_KEYS: dict[PriceKind, tuple[tuple[str, ...], tuple[str, ...]]] = {
 def _price(n: _N) -> PriceSpec:
     if not isinstance(n.node, yaml.MappingNode):
         raise n.error(f"expected a mapping (or null for an unpriced rate card), got {n.kind_name()}")
-    type_node = next((_N(v, n.sub("type"), n.file) for k, v in n.node.value
-                      if isinstance(k, yaml.ScalarNode) and k.value == "type"), None)
+    type_node = next(
+        (
+            _N(v, n.sub("type"), n.file)
+            for k, v in n.node.value
+            if isinstance(k, yaml.ScalarNode) and k.value == "type"
+        ),
+        None,
+    )
     if type_node is None:
         raise n.error("required field missing", n.sub("type"))
     kind = PriceKind(type_node.choice([k.value for k in PriceKind], "price type"))
@@ -366,8 +397,11 @@ def _price(n: _N) -> PriceSpec:
     m = n.mapping(allowed, required, what=f"key for a {kind.value} price")
     term_node = _opt(m, "payment_term")
     if kind is PriceKind.FLAT:
-        term = (PaymentTerm(term_node.choice([t.value for t in PaymentTerm], "payment term"))
-                if term_node is not None else PaymentTerm.IN_ADVANCE)
+        term = (
+            PaymentTerm(term_node.choice([t.value for t in PaymentTerm], "payment term"))
+            if term_node is not None
+            else PaymentTerm.IN_ADVANCE
+        )
     else:
         term = PaymentTerm.IN_ARREARS
         terms = [t.value for t in PaymentTerm]
@@ -400,16 +434,19 @@ def _tiers(n: _N) -> tuple[TierSpec, ...]:
         flat = _opt(m, "flat_amount")
         if unit is None and flat is None:
             raise item.error("a tier needs unit_amount, flat_amount or both")
-        out.append(TierSpec(
-            up_to=up_to,
-            unit_amount=unit.decimal() if unit is not None else None,
-            flat_amount=flat.decimal() if flat is not None else None,
-        ))
+        out.append(
+            TierSpec(
+                up_to=up_to,
+                unit_amount=unit.decimal() if unit is not None else None,
+                flat_amount=flat.decimal() if flat is not None else None,
+            )
+        )
     return tuple(out)
 
 
-def _rate_card(n: _N, features: dict[str, FeatureSpec], plan_cadence: Duration, plan_cadence_text: str
-               ) -> RateCardSpec:
+def _rate_card(
+    n: _N, features: dict[str, FeatureSpec], plan_cadence: Duration, plan_cadence_text: str
+) -> RateCardSpec:
     m = n.mapping(("key", "name", "feature", "billing_cadence", "price"))
     feature_node = _opt(m, "feature")
     feature: str | None = None
@@ -425,8 +462,10 @@ def _rate_card(n: _N, features: dict[str, FeatureSpec], plan_cadence: Duration, 
     else:
         key = key_node.key()
         if feature is not None and key != feature:
-            raise key_node.error(f"a rate card with a feature must use the feature's key: key {key!r} != "
-                                 f"feature {feature!r} (OpenMeter: rate_card_key_feature_key_mismatch)")
+            raise key_node.error(
+                f"a rate card with a feature must use the feature's key: key {key!r} != "
+                f"feature {feature!r} (OpenMeter: rate_card_key_feature_key_mismatch)"
+            )
         if feature is None and key in features:
             raise key_node.error(f"{key!r} is a feature key: reference it with feature: {key}")
     price_node = _opt(m, "price")
@@ -438,15 +477,20 @@ def _rate_card(n: _N, features: dict[str, FeatureSpec], plan_cadence: Duration, 
         if not cadences_align(plan_cadence, cadence):
             raise cadence_node.error(
                 f"rate-card billing cadence {cadence_node.node.value} is not aligned with the plan's billing "
-                f"cadence {plan_cadence_text} (it must equal, divide or be a multiple of it)")
+                f"cadence {plan_cadence_text} (it must equal, divide or be a multiple of it)"
+            )
     if price is not None and price.kind.is_usage:
         if feature is None:
             raise n.error(f"a {price.kind.value} (usage) price needs a feature", n.sub("feature"))
         if cadence is None:
-            raise n.error(f"a {price.kind.value} (usage) price needs a billing_cadence "
-                          "(only flat prices may be one-time)", n.sub("billing_cadence"))
-    return RateCardSpec(key=key, name=_opt_text(m, "name") or key, feature=feature, billing_cadence=cadence,
-                        price=price)
+            raise n.error(
+                f"a {price.kind.value} (usage) price needs a billing_cadence "
+                "(only flat prices may be one-time)",
+                n.sub("billing_cadence"),
+            )
+    return RateCardSpec(
+        key=key, name=_opt_text(m, "name") or key, feature=feature, billing_cadence=cadence, price=price
+    )
 
 
 def _missing_ref(what: str, name: str, defined: Iterable[str]) -> str:
@@ -472,26 +516,41 @@ def _plans(n: _N, features: dict[str, FeatureSpec], customer: CustomerSpec) -> t
         currency = _currency(m["currency"])
         if currency != customer.currency:
             raise m["currency"].error(
-                f"plan currency {currency} differs from the customer's {customer.currency}")
+                f"plan currency {currency} differs from the customer's {customer.currency}"
+            )
         cadence_node = m["billing_cadence"]
         cadence = cadence_node.duration()
         cadence_text = str(cadence_node.node.value)
         if cadence not in {Duration.parse(c) for c in PLAN_CADENCES}:
-            raise cadence_node.error(f"plan billing cadence {cadence_text} is not one OpenMeter accepts "
-                                     f"(allowed: {', '.join(PLAN_CADENCES)})")
+            raise cadence_node.error(
+                f"plan billing cadence {cadence_text} is not one OpenMeter accepts "
+                f"(allowed: {', '.join(PLAN_CADENCES)})"
+            )
         pro_rating = m["pro_rating"].boolean() if _opt(m, "pro_rating") is not None else True
         mode_node = _opt(m, "settlement_mode")
-        mode = (SettlementMode(mode_node.choice([s.value for s in SettlementMode], "settlement mode"))
-                if mode_node is not None else None)
+        mode = (
+            SettlementMode(mode_node.choice([s.value for s in SettlementMode], "settlement mode"))
+            if mode_node is not None
+            else None
+        )
         phases = _phases(m["phases"], features, cadence, cadence_text)
-        out.append(PlanSpec(key=key, name=_opt_text(m, "name") or key, currency=currency,
-                            billing_cadence=cadence, phases=phases, pro_rating=pro_rating,
-                            settlement_mode=mode))
+        out.append(
+            PlanSpec(
+                key=key,
+                name=_opt_text(m, "name") or key,
+                currency=currency,
+                billing_cadence=cadence,
+                phases=phases,
+                pro_rating=pro_rating,
+                settlement_mode=mode,
+            )
+        )
     return tuple(out)
 
 
-def _phases(n: _N, features: dict[str, FeatureSpec], cadence: Duration, cadence_text: str
-            ) -> tuple[PhaseSpec, ...]:
+def _phases(
+    n: _N, features: dict[str, FeatureSpec], cadence: Duration, cadence_text: str
+) -> tuple[PhaseSpec, ...]:
     items = n.seq()
     if not items:
         raise n.error("a plan needs at least one phase")
@@ -505,8 +564,9 @@ def _phases(n: _N, features: dict[str, FeatureSpec], cadence: Duration, cadence_
         seen[key] = m["key"].line
         duration_node = _opt(m, "duration")
         if duration_node is None and i < len(items) - 1:
-            raise item.error("only the last phase may be open-ended: set duration (e.g. P1M)",
-                             item.sub("duration"))
+            raise item.error(
+                "only the last phase may be open-ended: set duration (e.g. P1M)", item.sub("duration")
+            )
         duration = duration_node.duration() if duration_node is not None else None
         cards: list[RateCardSpec] = []
         card_lines: dict[str, int] = {}
@@ -514,12 +574,15 @@ def _phases(n: _N, features: dict[str, FeatureSpec], cadence: Duration, cadence_
         for rc_item in rc_node.seq() if rc_node is not None else []:
             rc = _rate_card(rc_item, features, cadence, cadence_text)
             if rc.key in card_lines:
-                raise rc_item.error(f"duplicate rate-card key {rc.key!r} in phase {key!r} "
-                                    f"(first at line {card_lines[rc.key]})")
+                raise rc_item.error(
+                    f"duplicate rate-card key {rc.key!r} in phase {key!r} "
+                    f"(first at line {card_lines[rc.key]})"
+                )
             card_lines[rc.key] = rc_item.line
             cards.append(rc)
-        out.append(PhaseSpec(key=key, name=_opt_text(m, "name") or key, duration=duration,
-                             rate_cards=tuple(cards)))
+        out.append(
+            PhaseSpec(key=key, name=_opt_text(m, "name") or key, duration=duration, rate_cards=tuple(cards))
+        )
     return tuple(out)
 
 
@@ -531,7 +594,8 @@ def _requires(n: _N | None) -> Requires:
     cti = m["credit_then_invoice"].boolean() if _opt(m, "credit_then_invoice") is not None else credits
     if cti and not credits:
         raise m.get("credit_then_invoice", n).error(
-            "credit_then_invoice: true needs credits: true (lines become charges only when both are on)")
+            "credit_then_invoice: true needs credits: true (lines become charges only when both are on)"
+        )
     return Requires(credits=credits, credit_then_invoice=cti)
 
 
@@ -544,8 +608,9 @@ def _profile(n: _N | None) -> Profile:
     modes = [e.value for e in EndProrationMode]
     return Profile(
         progressive_billing=progressive.boolean() if progressive is not None else None,
-        end_proration=(EndProrationMode(proration.choice(modes, "end proration"))
-                       if proration is not None else None),
+        end_proration=(
+            EndProrationMode(proration.choice(modes, "end proration")) if proration is not None else None
+        ),
     )
 
 
@@ -557,7 +622,8 @@ def _known_issues(n: _N | None) -> tuple[str, ...]:
         value = item.text()
         if not _ISSUE.match(value):
             raise item.error(
-                f"known issue {value!r} must read owner/repo#number (e.g. openmeterio/openmeter#4412)")
+                f"known issue {value!r} must read owner/repo#number (e.g. openmeterio/openmeter#4412)"
+            )
         out.append(value)
     return tuple(out)
 
@@ -570,8 +636,9 @@ def _expect(n: _N) -> tuple[Expectation | None, Refusal | None]:
     if "refused" in m:
         others = [k for k in m if k != "refused"]
         if others:
-            raise m[others[0]].error("a step that expects a refusal expects nothing else "
-                                     f"(remove {', '.join(others)})", n.path)
+            raise m[others[0]].error(
+                f"a step that expects a refusal expects nothing else (remove {', '.join(others)})", n.path
+            )
         r = m["refused"].mapping(("status", "code"), ("status",))
         status = r["status"].integer()
         if not 400 <= status <= 499:
@@ -591,8 +658,10 @@ def _plain(n: _N) -> Any:
         return [_plain(item) for item in n.seq()]
     tag = n.tag
     if tag == _T + "float":
-        raise n.error(f'write decimals as quoted strings: "{n.node.value}", not {n.node.value} '
-                      "(YAML numbers lose precision)")
+        raise n.error(
+            f'write decimals as quoted strings: "{n.node.value}", not {n.node.value} '
+            "(YAML numbers lose precision)"
+        )
     if tag in (_T + "str", _T + "timestamp"):
         return str(n.node.value)
     if tag == _T + "int":
@@ -618,8 +687,17 @@ _STEP_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "wait": (("until", "plus", "max"), ("until",)),
     "resync": (("force",), ()),
 }
-_STEP_CLASSES = (SubscribeStep, IngestStep, CancelStep, EditStep, ChangePlanStep, ContinueStep, InvoiceStep,
-                 WaitStep, ResyncStep)
+_STEP_CLASSES = (
+    SubscribeStep,
+    IngestStep,
+    CancelStep,
+    EditStep,
+    ChangePlanStep,
+    ContinueStep,
+    InvoiceStep,
+    WaitStep,
+    ResyncStep,
+)
 _UNREFUSABLE = {"wait": "a wait makes no request", "resync": "a resync runs the jobs command, not a request"}
 
 
@@ -647,13 +725,16 @@ def _timing(n: _N | None, allow_at: bool = True) -> Timing:
     if value in (TimingKind.IMMEDIATE.value, TimingKind.NEXT_BILLING_CYCLE.value):
         return Timing(TimingKind(value))
     if not allow_at:
-        raise n.error(f"bad timing {value!r}: edits take immediate or next_billing_cycle "
-                      "(OpenMeter rejects custom instants for edits)")
+        raise n.error(
+            f"bad timing {value!r}: edits take immediate or next_billing_cycle "
+            "(OpenMeter rejects custom instants for edits)"
+        )
     try:
         return Timing(TimingKind.AT, parse_time_expr(value))
     except TimeExprError as err:
-        raise n.error(f"bad timing {value!r}: expected immediate, next_billing_cycle or a time expression; "
-                      f"{err}") from None
+        raise n.error(
+            f"bad timing {value!r}: expected immediate, next_billing_cycle or a time expression; {err}"
+        ) from None
 
 
 def _settlement(m: dict[str, _N]) -> SettlementMode | None:
@@ -679,7 +760,8 @@ class _StepParser:
     def step(self, index: int, n: _N) -> Step:
         if not isinstance(n.node, yaml.MappingNode):
             raise n.error(
-                f"a step is a mapping with one action ({', '.join(STEP_KINDS)}), got {n.kind_name()}")
+                f"a step is a mapping with one action ({', '.join(STEP_KINDS)}), got {n.kind_name()}"
+            )
         names = [str(k.value) for k, _ in n.node.value]
         actions = [k for k in names if k in STEP_KINDS]
         extra = [k for k in names if k not in STEP_KINDS and k not in ("name", "expect")]
@@ -700,8 +782,13 @@ class _StepParser:
             raise m["expect"].error(f"{_UNREFUSABLE[kind]} and cannot be refused")
         allowed, required = _STEP_KEYS[kind]
         body = action.mapping(allowed, required, what=f"{kind} field")
-        common: dict[str, Any] = {"index": index, "line": action.line, "name": name, "expect": expect,
-                                  "refused": refused}
+        common: dict[str, Any] = {
+            "index": index,
+            "line": action.line,
+            "name": name,
+            "expect": expect,
+            "refused": refused,
+        }
         step = getattr(self, "_" + kind)(action, body, common, refused is not None)
         assert isinstance(step, _STEP_CLASSES)
         return step
@@ -733,13 +820,16 @@ class _StepParser:
     def _subscribe(self, n: _N, m: dict[str, _N], common: dict[str, Any], refused: bool) -> SubscribeStep:
         plan = self.plan_ref(m["plan"])
         if self.life.state in ("active", "canceled") and not refused:
-            raise n.error("the customer already has a subscription and OpenMeter allows one at a time (a "
-                          "second create is refused with 409): cancel it first, or expect: "
-                          "{refused: {status: 409}}")
+            raise n.error(
+                "the customer already has a subscription and OpenMeter allows one at a time (a "
+                "second create is refused with 409): cancel it first, or expect: "
+                "{refused: {status: 409}}"
+            )
         anchor = self._timed(m, "billing_anchor")
         timing = self._timed(m, "timing") or NOW
-        step = SubscribeStep(plan=plan.key, billing_anchor=anchor, timing=timing,
-                             settlement_mode=_settlement(m), **common)
+        step = SubscribeStep(
+            plan=plan.key, billing_anchor=anchor, timing=timing, settlement_mode=_settlement(m), **common
+        )
         if not refused:
             self.life = _Life(state="active", plan=plan)
         return step
@@ -775,13 +865,16 @@ class _StepParser:
         if timing.at is not None:
             self._check_instants(m["timing"], timing.at)
         if self.life.state != "active" and not refused:
-            raise n.error(f"OpenMeter cancels only active subscriptions (403 otherwise), and "
-                          f"{self.life.describe()}; to test the refusal, "
-                          "expect: {refused: {status: 403}}")
+            raise n.error(
+                f"OpenMeter cancels only active subscriptions (403 otherwise), and "
+                f"{self.life.describe()}; to test the refusal, "
+                "expect: {refused: {status: 403}}"
+            )
         step = CancelStep(timing=timing, **common)
         if not refused:
             ended = timing.kind is TimingKind.IMMEDIATE or (
-                timing.at is not None and _not_after_now(timing.at))
+                timing.at is not None and _not_after_now(timing.at)
+            )
             self.life.state = "inactive" if ended else "canceled"
         return step
 
@@ -790,19 +883,24 @@ class _StepParser:
         plan = self.life.plan
         assert plan is not None
         if self.life.state != "active" and not refused:
-            raise n.error(f"OpenMeter edits only active subscriptions, and {self.life.describe()}; "
-                          "to test the refusal, expect: {refused: {status: 403}}")
+            raise n.error(
+                f"OpenMeter edits only active subscriptions, and {self.life.describe()}; "
+                "to test the refusal, expect: {refused: {status: 403}}"
+            )
         phase_node = _opt(m, "phase")
         phase = None
         if phase_node is not None:
             phase = phase_node.key()
             if plan.phase(phase) is None:
-                raise phase_node.error(_missing_ref(f"phase of plan {plan.key!r}:", phase,
-                                                    [p.key for p in plan.phases]))
+                raise phase_node.error(
+                    _missing_ref(f"phase of plan {plan.key!r}:", phase, [p.key for p in plan.phases])
+                )
         add_node = _opt(m, "add")
         remove_node = _opt(m, "remove")
-        adds = tuple(_rate_card(item, self.features, plan.billing_cadence, str(plan.billing_cadence))
-                     for item in (add_node.seq() if add_node is not None else []))
+        adds = tuple(
+            _rate_card(item, self.features, plan.billing_cadence, str(plan.billing_cadence))
+            for item in (add_node.seq() if add_node is not None else [])
+        )
         existing = self._items(plan, phase)
         removes: list[str] = []
         for item in remove_node.seq() if remove_node is not None else []:
@@ -843,17 +941,22 @@ class _StepParser:
     def _continue(self, n: _N, m: dict[str, _N], common: dict[str, Any], refused: bool) -> ContinueStep:
         self._need_subscription(n, "continue")
         if self.life.state != "canceled" and not refused:
-            raise n.error(f"continue needs a cancel scheduled for later (cancel with timing "
-                          f"next_billing_cycle first), but {self.life.describe()}; OpenMeter refuses "
-                          "continue then (403) - to test that, expect: {refused: {status: 403}}")
+            raise n.error(
+                f"continue needs a cancel scheduled for later (cancel with timing "
+                f"next_billing_cycle first), but {self.life.describe()}; OpenMeter refuses "
+                "continue then (403) - to test that, expect: {refused: {status: 403}}"
+            )
         if not refused:
             self.life.state = "active"
         return ContinueStep(**common)
 
     def _invoice(self, n: _N, m: dict[str, _N], common: dict[str, Any], refused: bool) -> InvoiceStep:
         progressive = _opt(m, "progressive")
-        return InvoiceStep(as_of=self._timed(m, "as_of"),
-                           progressive=progressive.boolean() if progressive is not None else None, **common)
+        return InvoiceStep(
+            as_of=self._timed(m, "as_of"),
+            progressive=progressive.boolean() if progressive is not None else None,
+            **common,
+        )
 
     def _wait(self, n: _N, m: dict[str, _N], common: dict[str, Any], refused: bool) -> WaitStep:
         until = self._timed(m, "until")
@@ -864,8 +967,10 @@ class _StepParser:
             raise m["max"].error(f"a wait may last at most {MAX_WAIT}, got {m['max'].node.value}")
         ahead = sum(o.approx_seconds() for o in until.offsets) + plus.approx_seconds()
         if until.base is TimeBase.NOW and ahead > limit.approx_seconds():
-            raise m["until"].error(f"this wait would last longer than its max {limit}: "
-                                   f"raise max (at most {MAX_WAIT}) or wait less")
+            raise m["until"].error(
+                f"this wait would last longer than its max {limit}: "
+                f"raise max (at most {MAX_WAIT}) or wait less"
+            )
         if until.name == "current_period_end" and self.life.state == "canceled":
             self.life.state = "inactive"  # a scheduled cancel takes effect at the period end
         return WaitStep(until=until, plus=plus, max=limit, **common)
@@ -901,13 +1006,15 @@ def _read(path: Path) -> tuple[_N, str]:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", file=file,
-                         line=int(mark.line) + 1 if mark is not None else None) from None
+        raise InputError(
+            f"invalid YAML: {problem}", file=file, line=int(mark.line) + 1 if mark is not None else None
+        ) from None
     except yaml.YAMLError as err:
         raise InputError(f"invalid YAML: {err}", file=file) from None
     if node is None:
-        raise InputError("empty file: expected a scenario (a mapping with id, title, provenance, ...)",
-                         file=file)
+        raise InputError(
+            "empty file: expected a scenario (a mapping with id, title, provenance, ...)", file=file
+        )
     return _N(node, "", file), file
 
 
@@ -989,8 +1096,12 @@ def load_scenarios(paths: Sequence[str | Path]) -> list[Scenario]:
     for f in scenario_files(paths):
         scenario, id_line = _parse(f)
         if scenario.id in first:
-            raise InputError(f"duplicate scenario id {scenario.id!r} (also in {first[scenario.id].source})",
-                             file=scenario.source, line=id_line, field="id")
+            raise InputError(
+                f"duplicate scenario id {scenario.id!r} (also in {first[scenario.id].source})",
+                file=scenario.source,
+                line=id_line,
+                field="id",
+            )
         first[scenario.id] = scenario
         out.append(scenario)
     return out

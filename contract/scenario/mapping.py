@@ -121,14 +121,19 @@ def _overlap(a: Period, b: Period) -> bool:
     return (a.start < b.end and b.start < a.end) or a == b
 
 
-def _mirror_score(charge: Charge, line: InvoiceLine) -> int | None:
-    """How well ``line`` fits as ``charge``'s mirror line (None: not at all)."""
+def _mirror_score(charge: Charge, line: InvoiceLine, index: ItemIndex) -> int | None:
+    """How well ``line`` fits as ``charge``'s mirror line (None: not at all).
+
+    Item ids must name the same item version; OpenMeter re-creates item rows on cancel and edit
+    and re-points charges and lines at different moments, so ids of the same version count too."""
     ref = line.subscription
     cref = charge.subscription
     if ref is None or cref is None or ref.subscription_id != cref.id:
         return None
     if cref.item_id is not None and ref.item_id is not None and cref.item_id != ref.item_id:
-        return None
+        same_version = index.prefix(cref.item_id)
+        if same_version is None or same_version != index.prefix(ref.item_id):
+            return None
     if not _overlap(line.period, charge.service_period) and line.period.end != charge.service_period.end:
         return None
     score = 1
@@ -143,12 +148,12 @@ def _mirror_score(charge: Charge, line: InvoiceLine) -> int | None:
     return score
 
 
-def _pair(charges: Sequence[Charge], lines: list[InvoiceLine]) -> dict[str, InvoiceLine]:
+def _pair(charges: Sequence[Charge], lines: list[InvoiceLine], index: ItemIndex) -> dict[str, InvoiceLine]:
     """Charge id -> its best line, each line used once (greedy on score)."""
     candidates: list[tuple[int, str, str, InvoiceLine]] = []
     for charge in charges:
         for line in lines:
-            score = _mirror_score(charge, line)
+            score = _mirror_score(charge, line, index)
             if score is not None:
                 candidates.append((score, charge.id, line.id, line))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
@@ -193,8 +198,12 @@ def _charge_artifact(charge: Charge, mirror: InvoiceLine | None) -> Artifact:
             line_id=mirror.id,
         )
     amount = charge.amount_after_proration
-    if amount is None and charge.price is not None:
-        amount = charge.price.amount
+    before = None
+    if charge.price is not None:
+        if charge.type == "flat_fee":
+            before = charge.price.amount  # a flat-fee charge's price is the amount before proration
+        if amount is None:
+            amount = charge.price.amount
     return Artifact(
         id=charge.unique_reference_id or f"charge:{charge.id}",
         backend=Backend.CHARGE,
@@ -203,6 +212,7 @@ def _charge_artifact(charge: Charge, mirror: InvoiceLine | None) -> Artifact:
         billing_period=charge.billing_period,
         full_service_period=charge.full_service_period,
         amount=amount,
+        amount_before_proration=before,
         status=charge.status,
         mirror=mirror_line,
         subscription_id=ref.id if ref else None,
@@ -241,7 +251,7 @@ def observe(
         ln for inv in standard for ln in inv.lines if ln.deleted_at is None and _belongs(ln, subscription_id)
     ]
 
-    mirrors = _pair(live, g_lines)
+    mirrors = _pair(live, g_lines, index)
     used = {ln.id for ln in mirrors.values()}
     predicted_items = predicted.items if predicted is not None else ()
     items = [_charge_artifact(c, mirrors.get(c.id)) for c in live]
@@ -264,7 +274,9 @@ def observe(
                 object_id=line.id,
             )
         )
-    charge_of_line = {ln.id: c for c in mine for ln in [_pair([c], s_lines).get(c.id)] if ln is not None}
+    charge_of_line = {
+        ln.id: c for c in mine for ln in [_pair([c], s_lines, index).get(c.id)] if ln is not None
+    }
     invoiced = []
     for line in s_lines:
         charge = charge_of_line.get(line.id)

@@ -270,8 +270,14 @@ NEXT_BILLING_CYCLE = Timing(TimingKind.NEXT_BILLING_CYCLE)
 
 
 #: Top-level keys an ``expect`` block may have (oracle shape plus ``refused``).
-EXPECT_KEYS: tuple[str, ...] = ("items", "deleted_charges", "absent", "no_gathering_invoice", "partial",
-                                "refused")
+EXPECT_KEYS: tuple[str, ...] = (
+    "items",
+    "deleted_charges",
+    "absent",
+    "no_gathering_invoice",
+    "partial",
+    "refused",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +433,8 @@ STEP_KINDS: tuple[str, ...] = tuple(t.kind for t in STEP_TYPES)
 # --------------------------------------------------------------------------- run keys
 
 _UNIQUE_ID = re.compile(
-    r"^(?P<sub>[^/]+)/(?P<phase>[^/]+)/(?P<item>[^/]+)/(?P<rest>v\[\d+\](?:/period\[\d+\])?)$")
+    r"^(?P<sub>[^/]+)/(?P<phase>[^/]+)/(?P<item>[^/]+)/(?P<rest>v\[\d+\](?:/period\[\d+\])?)$"
+)
 
 #: How expectation ids name the subscription (as in the oracle cases).
 SUBSCRIPTION_PLACEHOLDER = "S"
@@ -487,7 +494,8 @@ class RunKeys(Mapping[str, str]):
 def _check_real_key(key: str) -> str:
     if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.match(key):
         raise ValueError(
-            f"key {key!r} is not a valid OpenMeter key ({KEY_PATTERN.pattern}, <= {MAX_KEY_LENGTH} chars)")
+            f"key {key!r} is not a valid OpenMeter key ({KEY_PATTERN.pattern}, <= {MAX_KEY_LENGTH} chars)"
+        )
     return key
 
 
@@ -539,8 +547,9 @@ class Scenario:
             features=MappingProxyType(features),
             plans=MappingProxyType(plans),
             item_keys=MappingProxyType(items),
-            meters=MappingProxyType({f.key: _check_real_key(f"m_{f.key}_{run_id}")
-                                     for f in self.setup.features}),
+            meters=MappingProxyType(
+                {f.key: _check_real_key(f"m_{f.key}_{run_id}") for f in self.setup.features}
+            ),
             event_types=MappingProxyType({f.key: f"ev_{f.key}_{run_id}" for f in self.setup.features}),
             customer=_check_real_key(f"cust_{run_id}"),
             subject=_check_real_key(f"subj_{run_id}"),

@@ -80,6 +80,12 @@ from contract.scenario.model import Expectation as ScenarioExpectation
 from contract.scenario.model import Timing as ScenarioTiming
 from contract.scenario.result import Exchange, LogEvidence, ScenarioResult, StepResult, Target, Verdict
 from contract.scenario.timeexpr import TimeExpr
+from contract.stack.logs import parse_text
+
+#: What a live run compares. Charge statuses are left out: after sync, a charge's status follows
+#: invoice collection and advancement jobs (``active.realization.waiting_for_collection`` -> ``final``)
+#: on the server's schedule, which the engine does not model; deleted charges are still compared.
+LIVE_FIELDS: tuple[str, ...] = tuple(f for f in DEFAULT_LIVE_FIELDS if f != "status_class")
 
 # ------------------------------------------------------------------------------ environment
 
@@ -101,6 +107,7 @@ ForceSync = Callable[[str], "ForceSyncOutcome | None"]
 class ForceSyncOutcome:
     ok: bool
     detail: str = ""
+    output: str = ""  # what the sync job printed (its log lines are scanned for failure signatures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +155,7 @@ class StopScenario(Exception):
 class EngineCall:
     """One engine operation of a run, replayable under another behaviour."""
 
-    kind: str  # "sync" | "invoice"
+    kind: str  # "sync" (sync, then invoice what is due, as the worker does) | "sync_only" | "invoice"
     subscription: Subscription | None
     customer_id: str
     as_of: datetime
@@ -189,7 +196,10 @@ def _apply(engine: Engine, state: EngineState, call: EngineCall) -> tuple[Engine
         inv = engine.invoice(state, call.customer_id, call.now, call.as_of, call.progressive)
         return inv.state, None
     assert call.subscription is not None
-    res = engine.sync_and_invoice(state, call.subscription, call.as_of, call.now)
+    if call.kind == "sync_only":
+        res = engine.sync(state, call.subscription, call.as_of, now=call.now)
+    else:
+        res = engine.sync_and_invoice(state, call.subscription, call.as_of, call.now)
     return res.state, res.error
 
 
@@ -212,6 +222,8 @@ class _Run:
     event_seq: int = 0
     ingested: dict[str, Decimal] = field(default_factory=dict)
     scheduled_cancel: bool = False
+    step_findings: list[Finding] = field(default_factory=list)  # found while acting (e.g. a failed job)
+    step_log_text: str = ""  # log output the step produced outside the worker log (a jobs command)
 
 
 class Runner:
@@ -248,38 +260,20 @@ class Runner:
                 "start", scenario=scenario.id, run_id=keys.run_id, target=self.env.target.kind.value
             )
         steps: list[StepResult] = []
-        verdict = Verdict.AGREE
-        reason = None
-        try:
-            self._setup(run)
+        verdict, reason = self._setup_or_fail(run, steps)
+        if verdict is Verdict.AGREE:
             for step in scenario.steps:
                 self._say(f"{scenario.id}: step {step.index + 1}/{len(scenario.steps)} {step.label}")
-                result = self._run_step(run, step)
-                steps.append(result)
-                if result.verdict is Verdict.DISAGREE:
-                    verdict = Verdict.DISAGREE
-                if result.verdict is Verdict.ERROR:
-                    verdict = Verdict.ERROR
-                    reason = result.summary
+                result, stop = self._step_or_stop(run, step)
+                if result is not None:
+                    steps.append(result)
+                    if result.verdict is not Verdict.AGREE:
+                        verdict = result.verdict if verdict is not Verdict.ERROR else verdict
+                if stop is not None:
+                    reason = stop
+                    if result is None:
+                        verdict = Verdict.ERROR
                     break
-        except OpenMeterUnreachable as err:
-            verdict, reason = Verdict.ERROR, str(err)
-        except OpenMeterError as err:
-            verdict, reason = Verdict.DISAGREE, f"setup refused: {err}"
-            steps.append(
-                StepResult(
-                    -1,
-                    "setup",
-                    f"setup failed: {err}",
-                    Verdict.DISAGREE,
-                    findings=(Finding(FindingKind.REFUSED, str(err), step="setup"),),
-                )
-            )
-        except _StopWith as stop:
-            steps.append(stop.result)
-            verdict, reason = stop.result.verdict, stop.result.summary
-        except StopScenario as err:
-            verdict, reason = Verdict.ERROR, str(err)
         return ScenarioResult(
             scenario_id=scenario.id,
             title=scenario.title,
@@ -294,6 +288,40 @@ class Runner:
             subscription_ids=tuple(run.subscriptions),
             source_path=scenario.source,
         )
+
+    def _setup_or_fail(self, run: _Run, steps: list[StepResult]) -> tuple[Verdict, str | None]:
+        try:
+            self._setup(run)
+        except OpenMeterUnreachable as err:
+            return Verdict.ERROR, str(err)
+        except OpenMeterError as err:
+            finding = Finding(FindingKind.REFUSED, str(err), step="setup")
+            steps.append(
+                StepResult(-1, "setup", f"setup failed: {err}", Verdict.DISAGREE, findings=(finding,))
+            )
+            return Verdict.DISAGREE, f"setup refused: {err}"
+        return Verdict.AGREE, None
+
+    def _step_or_stop(self, run: _Run, step: Step) -> tuple[StepResult | None, str | None]:
+        """Run one step; the second value says why the scenario cannot go on (None: it can)."""
+        try:
+            result = self._run_step(run, step)
+        except _StopWith as stop:
+            return stop.result, stop.result.summary
+        except OpenMeterUnreachable as err:
+            return StepResult(step.index, step.label, f"OpenMeter unreachable: {err}", Verdict.ERROR), str(
+                err
+            )
+        except OpenMeterError as err:  # an answer the client cannot read: a contract finding
+            finding = Finding(FindingKind.SCHEMA, str(err), step=step.label)
+            return StepResult(
+                step.index, step.label, f"unexpected answer: {err}", Verdict.DISAGREE, findings=(finding,)
+            ), str(err)
+        except StopScenario as err:
+            return None, str(err)
+        if result.verdict is Verdict.ERROR:
+            return result, result.summary
+        return result, None
 
     def _skip_reason(self, scenario: Scenario) -> str | None:
         known = self.env.server_config
@@ -443,6 +471,7 @@ class Runner:
 
     # -------------------------------------------------------------- a step
     def _run_step(self, run: _Run, step: Step) -> StepResult:
+        run.step_findings, run.step_log_text = [], ""
         t0 = self.env.clock.monotonic()
         log_mark = self._log_mark()
         synced_before = self._synced_at(run)
@@ -489,11 +518,13 @@ class Runner:
                 )
             findings, expected, observed, quiet = self._await_sync(run, step, before, log_mark)
         logs = self._log_evidence(run, log_mark)
+        if run.step_log_text and self.env.scan_logs is not None:
+            logs += self.env.scan_logs(parse_text(run.step_log_text, source="sync job"), run.subscriptions)
         synced_after = self._synced_at(run)
         sync_ran = None
         if synced_after is not None or synced_before is not None:
             sync_ran = synced_after is not None and synced_after != synced_before
-        findings = list(findings)
+        findings = [*run.step_findings, *findings]
         for ev in logs:
             if ev.conclusive:
                 findings.append(
@@ -685,11 +716,17 @@ class Runner:
                     "(attach mode) or boot the stack with omcontract"
                 )
             outcome = self.env.force_sync(run.customer_id)
-            if outcome is None or not outcome.ok:
-                detail = outcome.detail if outcome is not None else "not available"
-                raise StopScenario(f"forcing a subscription sync failed: {detail}")
+            if outcome is None:
+                raise StopScenario("forcing a subscription sync is not available on this OpenMeter")
             view = self._read_view(run)
-            self._engine_sync(run, view, as_of=clock.now())
+            # the jobs command only syncs; it does not invoice what became due
+            self._engine_sync(run, view, as_of=clock.now(), kind="sync_only")
+            if not outcome.ok:
+                run.step_findings.append(
+                    Finding(FindingKind.ERROR, f"the forced sync failed: {outcome.detail}", step=step.label)
+                )
+                run.step_log_text += outcome.output
+                return "forced a subscription sync: it FAILED", True
             return "forced a subscription sync", True
         raise StopScenario(f"step kind {step.kind} is not supported by this runner")
 
@@ -714,12 +751,12 @@ class Runner:
         run.index.learn(view)
         return view
 
-    def _engine_sync(self, run: _Run, view: SubscriptionView, as_of: datetime) -> None:
+    def _engine_sync(self, run: _Run, view: SubscriptionView, as_of: datetime, kind: str = "sync") -> None:
         try:
             sub = to_engine_subscription(view, run.scenario.setup.customer.currency)
         except MappingError as err:
             raise StopScenario(f"the engine cannot model this subscription: {err}") from None
-        run.timeline.apply(EngineCall("sync", sub, run.customer_id, as_of, self.env.clock.now()))
+        run.timeline.apply(EngineCall(kind, sub, run.customer_id, as_of, self.env.clock.now()))
 
     def _await_usage(self, run: _Run, feature: str) -> str | None:
         """Poll the feature's meter until it shows what this run ingested (bounded).
@@ -757,7 +794,7 @@ class Runner:
         return {sid: run.timeline.snapshot(sid, run.customer_id) for sid in run.subscriptions}
 
     def _expectations(self, run: _Run, step: Step, predicted: dict[str, Snapshot]) -> dict[str, Expectation]:
-        out = {sid: Expectation.from_snapshot(snap, DEFAULT_LIVE_FIELDS) for sid, snap in predicted.items()}
+        out = {sid: Expectation.from_snapshot(snap, LIVE_FIELDS) for sid, snap in predicted.items()}
         if step.expect is not None and run.subscription_id is not None:
             out[run.subscription_id + "#pinned"] = self._pinned(run, step.expect)
         return out
@@ -902,7 +939,7 @@ class Runner:
         parts: list[str] = []
         engine_disagrees = any(
             diff(
-                Expectation.from_snapshot(run.timeline.snapshot(sid, run.customer_id), DEFAULT_LIVE_FIELDS),
+                Expectation.from_snapshot(run.timeline.snapshot(sid, run.customer_id), LIVE_FIELDS),
                 snap,
             )
             for sid, snap in observed.items()
@@ -912,9 +949,7 @@ class Runner:
                 continue
             other = run.timeline.replay_as(behaviour)
             ok = all(
-                not diff(
-                    Expectation.from_snapshot(other.snapshot(sid, run.customer_id), DEFAULT_LIVE_FIELDS), snap
-                )
+                not diff(Expectation.from_snapshot(other.snapshot(sid, run.customer_id), LIVE_FIELDS), snap)
                 for sid, snap in observed.items()
             )
             if ok:

@@ -144,7 +144,7 @@ def open_live(
         detail = f"{result.command}: exit {result.exit_code}" + (" (timed out)" if result.timed_out else "")
         if not result.ok:
             detail += f"; {(result.stderr or result.stdout).strip()[-300:]}"
-        return ForceSyncOutcome(result.ok, detail)
+        return ForceSyncOutcome(result.ok, detail, output=f"{result.stdout}\n{result.stderr}")
 
     target = Target(
         TargetKind.LIVE, handle.base_url, version=dict(handle.version), build=build, config=dict(known)

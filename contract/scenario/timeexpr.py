@@ -139,8 +139,7 @@ def parse_time_expr(text: str) -> TimeExpr:
         om = _OFFSET.match(s, pos)
         if not om:
             raise TimeExprError(
-                f"bad time expression {text!r}: expected '+' or '-' and an ISO-8601 duration "
-                f"at {s[pos:]!r}"
+                f"bad time expression {text!r}: expected '+' or '-' and an ISO-8601 duration at {s[pos:]!r}"
             )
         sign, dur_text = om.groups()
         try:

@@ -293,3 +293,21 @@ def test_item_timelines_follow_the_phase_item_order_and_versions_their_start() -
         ("zeta", ["z1"]), ("alpha", ["a1", "a2"])]
     assert phase.timeline("alpha")[0].active_to == datetime(2026, 1, 5, 0, 0, 0, 1, tzinfo=UTC)
     assert phase.timelines_by_key()["zeta"][0].rate_card.key == "zeta"
+
+
+def test_flat_fee_charge_amount_after_proration_accepts_head_money_object() -> None:
+    """HEAD (observed live) writes amount_after_proration as {"amount", "currency"}, not a Numeric."""
+    from contract.client.models import Charge
+
+    raw = {
+        "id": "01M8E2W571RJGBPQGXPJ4HS9ZA", "type": "flat_fee", "status": "active", "name": "fee",
+        "currency": "USD", "unique_reference_id": "S/default/fee/v[0]/period[0]",
+        "subscription": {"id": "S", "phase": {"id": "P", "item": {"id": "I"}}},
+        "service_period": {"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"},
+        "invoice_at": "2026-01-01T00:00:00Z", "settlement_mode": "credit_then_invoice",
+        "amount_after_proration": {"amount": "2.26", "currency": ""}, "payment_term": "in_advance",
+    }
+    charge = Charge.from_v3(raw)
+    assert charge.amount_after_proration == Decimal("2.26")
+    raw["amount_after_proration"] = "3.07"
+    assert Charge.from_v3(raw).amount_after_proration == Decimal("3.07")

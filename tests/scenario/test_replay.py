@@ -1,0 +1,97 @@
+"""Replay: recorded OpenMeter runs are judged again offline, with the same verdicts as live."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contract.compare import FindingKind
+from contract.errors import InputError
+from contract.scenario.clock import VirtualClock
+from contract.scenario.loader import load_scenario
+from contract.scenario.replay import ReplayTransport, load_recording, parse_recording
+from contract.scenario.result import TargetKind, Verdict
+from contract.scenario.runner import Runner
+from contract.scenario.targets import open_replay
+
+from .conftest import SCENARIOS
+
+REPRO = SCENARIOS / "issue-4412-cti-cancel-immediately.yaml"
+
+
+def _replay(path: Path) -> tuple[object, float]:
+    started = time.perf_counter()
+    with open_replay(path) as session:
+        assert session.recording is not None
+        result = Runner(session.env).run(load_scenario(REPRO), run_id=session.recording.run_id)
+        assert session.env.target.kind is TargetKind.REPLAY
+    return result, time.perf_counter() - started
+
+
+def test_replaying_the_head_recording_agrees_in_under_five_seconds(recorded: Path) -> None:
+    result, seconds = _replay(recorded / "head-4412.jsonl")
+    assert result.verdict is Verdict.AGREE, [f.one_line() for s in result.steps for f in s.findings]
+    assert [s.verdict for s in result.steps] == [Verdict.AGREE] * 4
+    assert seconds < 5
+
+
+def test_replaying_the_bug_recording_disagrees_at_the_cancel_step(recorded: Path) -> None:
+    result, seconds = _replay(recorded / "bug-4412.jsonl")
+    assert result.verdict is Verdict.DISAGREE
+    failing = [s for s in result.steps if s.verdict is Verdict.DISAGREE]
+    assert [s.index for s in failing] == [3]  # the cancel; subscribe and ingest agree
+    cancel = failing[0]
+    kinds = {f.kind for f in cancel.findings}
+    assert FindingKind.NOT_SYNCED in kinds and FindingKind.DIFFERENT in kinds
+    untrimmed = {f.id for f in cancel.findings if f.field == "service_period"}
+    assert len(untrimmed) == 2 and all(i and i.endswith("/v[0]/period[0]") for i in untrimmed)
+    assert cancel.explanation is not None
+    assert "issue-4412 behaviour predicts exactly what was observed" in cancel.explanation
+    assert "duplicate unique id across persisted lines and charges" in cancel.explanation
+    assert seconds < 5
+
+
+def test_recording_notes_give_the_run_id_and_base_url(recorded: Path) -> None:
+    rec = load_recording(recorded / "head-4412.jsonl")
+    assert rec.run_id == "1795765605940_142"
+    assert rec.base_url == "http://127.0.0.1:48888"
+    assert rec.version["version"] == "unknown"
+
+
+def test_reads_are_served_from_the_window_of_the_last_mutation() -> None:
+    lines = [
+        {"kind": "note", "step": "start", "scenario": "x", "run_id": "r1"},
+        {"kind": "http", "method": "GET", "url": "http://h/a", "status": 200, "response_body": {"v": 1},
+         "ts": "2026-01-01T00:00:00Z"},
+        {"kind": "http", "method": "GET", "url": "http://h/a", "status": 200, "response_body": {"v": 2},
+         "ts": "2026-01-01T00:00:01Z"},
+        {"kind": "http", "method": "POST", "url": "http://h/cancel", "status": 200, "response_body": {},
+         "ts": "2026-01-01T00:00:02Z"},
+        {"kind": "http", "method": "GET", "url": "http://h/a?x=1", "status": 200, "response_body": {"v": 3},
+         "ts": "2026-01-01T00:00:03Z"},
+    ]
+    rec = parse_recording([json.dumps(x) for x in lines], "mem")
+    assert rec.scenario_id == "x" and rec.run_id == "r1"
+    clock = VirtualClock(rec.first_time)  # type: ignore[arg-type]
+    client = httpx.Client(transport=ReplayTransport(rec, clock), base_url="http://h")
+    assert [client.get("/a").json()["v"] for _ in range(3)] == [1, 2, 2]  # the last one repeats
+    assert client.post("/cancel").status_code == 200
+    assert client.get("/a").json()["v"] == 3  # query strings are ignored
+    assert clock.now().second == 3  # the clock follows the recorded timestamps
+    missing = client.post("/cancel")
+    assert missing.status_code == 501 and "no further recorded occurrence" in missing.json()["detail"]
+
+
+def test_a_broken_recording_line_is_named_by_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"kind": "http", "method": "GET", "url": "http://h/a", "status": 200}\n{not json\n')
+    with pytest.raises(InputError) as err:
+        load_recording(path)
+    assert str(err.value).startswith(f"{path}:2: not JSON")
+    path.write_text('{"kind": "http", "method": "GET", "url": "http://h/a", "status": "200"}\n')
+    with pytest.raises(InputError, match=r":1: status: must be an integer HTTP status"):
+        load_recording(path)
