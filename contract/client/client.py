@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("contract.client")
 T = TypeVar("T")
+ExchangeListener = Callable[[str, str, Any, "int | None"], None]
 
 V3 = "/api/v3/openmeter"
 CHARGE_STATUSES_ALL = ("created", "active", "final", "deleted")
@@ -158,6 +159,7 @@ class OpenMeterClient:
         self.capabilities = Capabilities()
         self.fallbacks: list[str] = []  # one sentence per time the client took a fallback path
         self.current_step: str | None = None
+        self._listeners: list[ExchangeListener] = []
         self._plan_via: dict[str, ApiVersion] = {}
         headers = {"Accept": "application/json", "User-Agent": f"openmeter-contract/{__version__}"}
         if self._api_key is not None:
@@ -197,8 +199,17 @@ class OpenMeterClient:
 
     # -- transport ---------------------------------------------------------------------------
 
+    def add_exchange_listener(self, listener: ExchangeListener) -> None:
+        """Call ``listener(method, url, request_body, status)`` after every exchange (masked)."""
+        self._listeners.append(listener)
+
+    def remove_exchange_listener(self, listener: ExchangeListener) -> None:
+        self._listeners.remove(listener)
+
     def _record(self, method: str, url: str, request_body: Any, status: int | None, elapsed_ms: float,
                 response_body: Any, error: str | None = None) -> None:
+        for listener in list(self._listeners):
+            listener(method, self.mask(url), self.mask(request_body), status)
         if self.recorder is not None:
             self.recorder.record_http(step=self.current_step, method=method, url=url,
                                       request_body=request_body, status=status, elapsed_ms=elapsed_ms,

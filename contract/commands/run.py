@@ -242,19 +242,24 @@ def replay(
     return _finish(result, report_md, junit)
 
 
-def _artifact_table(title: str, result: ScenarioResult, step_index: int) -> Table | None:
+def _artifact_table(title: str, scenario: Scenario, result: ScenarioResult, step_index: int) -> Table | None:
     step = next((s for s in result.steps if s.index == step_index), None)
     if step is None or step.expected is None:
         return None
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=title, title_justify="left")
     for col in ("unique id", "backend", "status", "service period", "invoice at", "mirror line"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     snap = step.expected
     subscription = result.subscription_ids[-1] if result.subscription_ids else ""
+    keys = scenario.keys_for_run(result.run_id) if result.run_id else None
+
+    def name(uid: str) -> str:
+        return keys.logical_unique_id(uid, subscription) if keys is not None else uid
+
     for a in snap.items:
         mirror = str(a.mirror.service_period) if a.mirror is not None else "-"
         table.add_row(
-            a.id.replace(subscription, "S", 1),
+            name(a.id),
             a.backend.value,
             a.status or "-",
             str(a.service_period),
@@ -263,12 +268,7 @@ def _artifact_table(title: str, result: ScenarioResult, step_index: int) -> Tabl
         )
     for a in snap.deleted_charges:
         table.add_row(
-            a.id.replace(subscription, "S", 1),
-            a.backend.value,
-            "deleted",
-            str(a.service_period),
-            format_time(a.invoice_at),
-            "-",
+            name(a.id), a.backend.value, "deleted", str(a.service_period), format_time(a.invoice_at), "-"
         )
     if not snap.items and not snap.deleted_charges:
         table.add_row("(nothing)", "", "", "", "", "")
@@ -296,12 +296,12 @@ def explain(scenario: str, behaviour: str) -> int:
     session.env.behaviour = mode  # predictions in the chosen behaviour
     with session:
         result = Runner(session.env).run(chosen)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     console.print(f"[bold]{chosen.id}[/bold] — {chosen.title}")
     console.print(f"engine behaviour {mode.value}; predicted after each step (S = the subscription)")
     for step in result.steps:
         console.print(f"\n[bold]step {step.index + 1}: {step.name}[/bold] — {step.summary}")
-        table = _artifact_table("predicted", result, step.index)
+        table = _artifact_table("predicted", chosen, result, step.index)
         if table is not None:
             console.print(table)
         for line in (step.explanation or "").split("; "):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ from contract.model import (
 )
 from contract.model.domain import PaymentTerm
 from contract.model.targetstate import SubscriptionTimeline
-from contract.model.time import add
+from contract.model.time import add, floor_second
 from contract.oracle.expect import expectation_from_data
 from contract.scenario.clock import Clock
 from contract.scenario.mapping import ItemIndex, MappingError, observe, to_engine_subscription
@@ -652,6 +652,7 @@ class Runner:
             note = f" ({problem})" if problem else ""
             return f"ingested {len(events)} event(s), total {sum(step.values, Decimal(0))}{note}", False
         if isinstance(step, CancelStep):
+            self._leave_start_second(run)
             timing = self._timing(run, step.timing)
             c.cancel_subscription(sid, timing)
             view = self._read_view(run)
@@ -663,6 +664,7 @@ class Runner:
                 True,
             )
         if isinstance(step, EditStep):
+            self._leave_start_second(run)
             view = run.view or self._read_view(run)
             phase = step.phase or self._current_phase_key(view)
             ops: list[Any] = [add_item(phase, self._rate_card_input(run, rc)) for rc in step.add]
@@ -672,6 +674,7 @@ class Runner:
             self._engine_sync(run, view, as_of=clock.now())
             return f"edit phase {phase}: +{len(step.add)} -{len(step.remove)} item(s)", True
         if isinstance(step, ChangePlanStep):
+            self._leave_start_second(run)
             changed = c.change_subscription(
                 sid, run.customer_id, run.plans[step.plan], self._timing(run, step.timing)
             )
@@ -729,6 +732,19 @@ class Runner:
                 return "forced a subscription sync: it FAILED", True
             return "forced a subscription sync", True
         raise StopScenario(f"step kind {step.kind} is not supported by this runner")
+
+    def _leave_start_second(self, run: _Run) -> None:
+        """Wait (under a second, bounded) until the clock has left the subscription's first second.
+
+        An immediate change inside the second the subscription started floors its periods to an
+        instant (sync-model §2.5, §6), which OpenMeter's charge patches refuse. Scenarios are about
+        ordinary lifecycles, so the runner never ends or edits a subscription in that second."""
+        if run.view is None:
+            return
+        clear = floor_second(run.view.active_from) + timedelta(seconds=1, milliseconds=50)
+        wait = (clear - self.env.clock.now()).total_seconds()
+        if 0 < wait <= 1.1:
+            self.env.clock.sleep(wait)
 
     def _require_subscription(self, run: _Run, step: Step) -> str:
         if run.subscription_id is None:

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from contract.client import ApiKey, OpenMeterClient
 from contract.client.recording import Recorder
 from contract.errors import InputError
@@ -172,6 +174,7 @@ def open_offline(
     progress: Callable[[str], None] | None = None,
     record: Path | None = None,
     start: datetime | None = None,
+    wrap_transport: Callable[[httpx.BaseTransport], httpx.BaseTransport] | None = None,
 ) -> Session:
     """The suite's offline OpenMeter (the reference engine behind respx): not evidence about OpenMeter."""
     from contract.model import SyncConfig
@@ -187,7 +190,10 @@ def open_offline(
     recorder = (
         Recorder(record, wall_clock=clock.now, monotonic=clock.monotonic) if record is not None else None
     )
-    client = OpenMeterClient(fake.base_url, transport=fake.transport, recorder=recorder)
+    transport: httpx.BaseTransport = fake.transport
+    if wrap_transport is not None:
+        transport = wrap_transport(transport)
+    client = OpenMeterClient(fake.base_url, transport=transport, recorder=recorder)
     closers = ExitStack()
     closers.callback(client.close)
 
