@@ -53,8 +53,11 @@ def main() -> int:
     total_steps = 0
     started = time.perf_counter()
     for scenario in scenarios:
-        config = "cti" if scenario.requires.credit_then_invoice else (
-            "no-cti" if scenario.requires.credits else "no-credits")
+        config = (
+            "cti"
+            if scenario.requires.credit_then_invoice
+            else ("no-cti" if scenario.requires.credits else "no-credits")
+        )
         best = float("inf")
         steps = 0
         verdict = ""
@@ -74,11 +77,15 @@ def main() -> int:
             verdict = result.verdict.value
         per_step.append(best / steps * 1000)
         total_steps += steps
-        print(f"{scenario.id:45s} {verdict:9s} {steps:2d} steps  {best * 1000:7.1f} ms  "
-              f"{best / steps * 1000:6.1f} ms/step")
+        print(
+            f"{scenario.id:45s} {verdict:9s} {steps:2d} steps  {best * 1000:7.1f} ms  "
+            f"{best / steps * 1000:6.1f} ms/step"
+        )
     wall = time.perf_counter() - started
-    print(f"\n{len(scenarios)} scenarios, {total_steps} steps: mean {statistics.mean(per_step):.1f} ms/step, "
-          f"max {max(per_step):.1f} ms/step (target < 50 ms/step); wall {wall:.1f} s for {args.repeat} runs each")
+    print(
+        f"\n{len(scenarios)} scenarios, {total_steps} steps: mean {statistics.mean(per_step):.1f} ms/step, "
+        f"max {max(per_step):.1f} ms/step (target < 50 ms/step); wall {wall:.1f} s for {args.repeat} runs each"
+    )
     return 0
 
 

@@ -21,12 +21,21 @@ RECORDED = REPO.parent / "shared" / "openmeter" / "recorded"
 SECRET = "om-test-SECRET-1234"
 
 
-def _omcontract(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _omcontract(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     import os
 
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "contract.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env=full_env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "contract.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
+    )
 
 
 def _closed_port() -> int:
@@ -43,15 +52,21 @@ def test_run_offline_head_agrees_on_every_scenario(capsys: pytest.CaptureFixture
     assert "0 disagree" in out
 
 
-def test_run_offline_issue_4412_catches_the_repro_with_reports(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_offline_issue_4412_catches_the_repro_with_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     md, junit = tmp_path / "report.md", tmp_path / "junit.xml"
     code = main(["run", "--offline", "issue-4412", "-q", str(REPRO), "--report-md", str(md), "--junit", str(junit)])
     assert code == 1
     report = md.read_text()
-    for needle in ("cancel immediately", "openmeterio/openmeter#4412",
-                   "duplicate unique id across persisted lines and charges", "DLQ",
-                   "issue-4412 behaviour predicts exactly what was observed", "curl "):
+    for needle in (
+        "cancel immediately",
+        "openmeterio/openmeter#4412",
+        "duplicate unique id across persisted lines and charges",
+        "DLQ",
+        "issue-4412 behaviour predicts exactly what was observed",
+        "curl ",
+    ):
         assert needle in report, needle
     suite = ET.parse(junit).getroot()
     assert suite.tag == "testsuites"
@@ -72,13 +87,14 @@ def test_explain_shows_the_predicted_artifacts_of_every_step(path: Path, capsys:
 def test_explain_of_the_repro_shows_the_trim_to_active_to(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(REPRO)]) == 0
     out = capsys.readouterr().out
-    cancel = out[out.index("step 4:"):]
+    cancel = out[out.index("step 4:") :]
     assert "activeTo" in cancel and "gathering invoice: none" in cancel
     assert "S/default/api_calls" in cancel and "charge" in cancel
 
 
-def test_a_broken_scenario_exits_2_with_file_line_field_and_reason(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_broken_scenario_exits_2_with_file_line_field_and_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: bad\ntitle: t\nprovenance: p\ndescription: d\nsetup: {}\nsteps: []\n")
     code = main(["run", "--offline", "head", str(bad)])
@@ -121,9 +137,19 @@ def test_replay_of_the_shared_recordings(name: str, code: int, capsys: pytest.Ca
 
 def test_the_api_key_appears_in_no_output_report_or_recording(tmp_path: Path) -> None:
     files = {"md": tmp_path / "r.md", "xml": tmp_path / "r.xml", "rec": tmp_path / "run.jsonl"}
-    done = _omcontract("run", "--offline", "issue-4412", str(REPRO), "--report-md", str(files["md"]),
-                       "--junit", str(files["xml"]), "--record", str(files["rec"]),
-                       env={"OPENMETER_API_KEY": SECRET})
+    done = _omcontract(
+        "run",
+        "--offline",
+        "issue-4412",
+        str(REPRO),
+        "--report-md",
+        str(files["md"]),
+        "--junit",
+        str(files["xml"]),
+        "--record",
+        str(files["rec"]),
+        env={"OPENMETER_API_KEY": SECRET},
+    )
     assert done.returncode == 1, done.stderr
     texts = [done.stdout, done.stderr, *(p.read_text() for p in files.values())]
     assert all(t for t in texts[2:])  # every file was written

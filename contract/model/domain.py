@@ -82,7 +82,7 @@ class Price:
 
     @property
     def in_advance(self) -> bool:
-        return self.is_flat and self.payment_term is PaymentTerm.IN_ADVANCE
+        return self.payment_term is PaymentTerm.IN_ADVANCE and self.type is PriceType.FLAT
 
 
 @dataclass(frozen=True, slots=True)

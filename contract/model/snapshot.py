@@ -12,7 +12,7 @@ Vocabulary (OpenMeter's): an :class:`Artifact` is either an invoice-backed gathe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -50,7 +50,8 @@ class Artifact:
     item_id: str | None = None
     item_key: str | None = None
     name: str | None = None
-    object_id: str | None = None  # OpenMeter's line or charge id (observed side)
+    object_id: str | None = None  # OpenMeter's line or charge id (the engine's own ids on the model side)
+    kept: bool | None = None  # set by comparing with the snapshot before a step (see mark_kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,8 @@ class InvoicedLine:
     service_period: Period
     invoice_at: datetime
     amount: Decimal | None = None
+    subscription_id: str | None = None
+    line_id: str | None = None  # the standard-invoice line's object id
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +99,20 @@ class Snapshot:
 
     def by_id(self) -> dict[str, Artifact]:
         return {a.id: a for a in self.items}
+
+
+def mark_kept(before: Snapshot, after: Snapshot) -> Snapshot:
+    """``after`` with every item's ``kept`` set: True when an artifact with the same unique id,
+    backend and object id existed in ``before`` (updated in place), False otherwise.
+
+    Items without an object id are left unmarked (``kept=None``).
+    """
+    previous = {(a.id, a.backend): a.object_id for a in before.items}
+    marked = []
+    for item in after.items:
+        if item.object_id is None:
+            marked.append(item)
+            continue
+        was = previous.get((item.id, item.backend))
+        marked.append(replace(item, kept=was is not None and was == item.object_id))
+    return replace(after, items=tuple(marked))

@@ -14,6 +14,7 @@ Rules (shared/design/sync-model.md §0, §2.1):
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,8 @@ ONE_NANOSECOND_FLOOR = timedelta(microseconds=1)  # Python's resolution stands i
 
 def require_utc(t: datetime, what: str = "time") -> datetime:
     """Return ``t`` if it is timezone-aware UTC; raise ``ValueError`` otherwise."""
+    if t.tzinfo is UTC:
+        return t
     if t.tzinfo is None or t.utcoffset() != timedelta(0):
         raise ValueError(f"{what}: {t!r} is not a timezone-aware UTC datetime")
     return t
@@ -54,7 +57,7 @@ def format_time(t: datetime) -> str:
 
 
 def floor_second(t: datetime) -> datetime:
-    return t.replace(microsecond=0)
+    return t.replace(microsecond=0) if t.microsecond else t
 
 
 _DURATION = re.compile(
@@ -97,6 +100,11 @@ class Duration:
             seconds=sign * int(whole),
             microseconds=sign * micro,
         )
+
+    def components(self) -> tuple[int, int, int, int, int, int, int, int]:
+        """The eight components as a tuple (a cheap, hashable cache key)."""
+        return (self.years, self.months, self.weeks, self.days, self.hours, self.minutes, self.seconds,
+                self.microseconds)
 
     def times(self, k: int) -> Duration:
         return Duration(
@@ -177,8 +185,9 @@ class Period:
     end: datetime
 
     def __post_init__(self) -> None:
-        require_utc(self.start, "period start")
-        require_utc(self.end, "period end")
+        if self.start.tzinfo is not UTC or self.end.tzinfo is not UTC:
+            require_utc(self.start, "period start")
+            require_utc(self.end, "period end")
 
     @property
     def duration(self) -> timedelta:
@@ -199,20 +208,62 @@ class Period:
         return Period(start, end)
 
     def floor(self) -> Period:
+        if not self.start.microsecond and not self.end.microsecond:
+            return self
         return Period(floor_second(self.start), floor_second(self.end))
 
     def __str__(self) -> str:
         return f"[{format_time(self.start)}, {format_time(self.end)})"
 
 
+# boundary -> its index k, so walking period after period costs one ``add`` per period
+_DurationKey = tuple[int, int, int, int, int, int, int, int]
+_BOUNDARIES: dict[tuple[datetime, _DurationKey, datetime], int] = {}
+_MAX_BOUNDARIES = 1 << 17
+
+
 def recurrence_period(anchor: datetime, d: Duration, t: datetime) -> Period:
     """The period ``[anchor + k·d, anchor + (k+1)·d)`` that contains ``t`` (k may be negative)."""
-    if d.approx_seconds() <= 0:
+    return recurrence_period_by_key(anchor, d.components(), t)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def recurrence_period_by_key(anchor: datetime, key: _DurationKey, t: datetime) -> Period:
+    """:func:`recurrence_period` for a duration given as :meth:`Duration.components` — pure and
+    memoised (the engine asks for the same periods over and over; tuples hash fast)."""
+    d = Duration(*key)
+    k = _BOUNDARIES.get((anchor, key, t))
+    if k is None:
+        k = recurrence_index(anchor, d, t)
+        start = add(anchor, d, k)
+    else:
+        start = t
+    end = add(anchor, d, k + 1)
+    if len(_BOUNDARIES) >= _MAX_BOUNDARIES:
+        _BOUNDARIES.clear()
+    _BOUNDARIES[(anchor, key, start)] = k
+    _BOUNDARIES[(anchor, key, end)] = k + 1
+    return Period(start, end)
+
+
+def recurrence_index(anchor: datetime, d: Duration, t: datetime) -> int:
+    """The ``k`` with ``anchor + k·d <= t < anchor + (k+1)·d`` (negative before the anchor)."""
+    step = d.approx_seconds()
+    if step <= 0:
         raise ValueError(f"recurrence needs a positive duration, got {d}")
-    k = int((t - anchor).total_seconds() // d.approx_seconds())
+    k = int((t - anchor).total_seconds() // step)
     # The estimate can be off by one or two near month ends: walk to the exact k.
     while add(anchor, d, k) > t:
         k -= 1
     while add(anchor, d, k + 1) <= t:
         k += 1
-    return Period(add(anchor, d, k), add(anchor, d, k + 1))
+    return k
+
+
+def widen_to_second(t: datetime) -> datetime:
+    """``floor_second(t) + 1s - 1ns`` at Python's resolution: the whole last second counts.
+
+    Upstream ``PhaseIterator.Generate`` widens its end this way; with microsecond inputs
+    ``x <= widen_to_second(t)`` is the same as ``floor_second(x) <= floor_second(t)``.
+    """
+    return floor_second(t) + ONE_SECOND - ONE_NANOSECOND_FLOOR

@@ -51,8 +51,7 @@ def test_observed_charges_carry_their_mirror_lines_and_match_the_engine(recorded
     view = SubscriptionView.from_v1(rec["subscription_get_v1"][0]["response_body"])
     index = ItemIndex()
     index.learn(view)
-    snap = observe(view.id, _charges(rec, "charges_after_subscribe"), _invoices(rec, "invoices_after_subscribe"),
-                   index)
+    snap = observe(view.id, _charges(rec, "charges_after_subscribe"), _invoices(rec, "invoices_after_subscribe"), index)
     assert len(snap.items) == 2 and snap.gathering_invoice_exists
     for art in snap.items:
         assert art.backend is Backend.CHARGE and art.mirror is not None
@@ -64,7 +63,8 @@ def test_observed_charges_carry_their_mirror_lines_and_match_the_engine(recorded
     as_of = view.active_from + timedelta(seconds=1)
     predicted = engine.snapshot(engine.sync_and_invoice(empty_state(), sub, as_of, as_of).state, view.id)
     assert [(a.id, a.service_period, a.invoice_at) for a in predicted.items] == [
-        (a.id, a.service_period, a.invoice_at) for a in snap.items]
+        (a.id, a.service_period, a.invoice_at) for a in snap.items
+    ]
 
 
 def test_after_the_head_cancel_lines_are_invoiced_and_no_gathering_invoice_is_left(recorded: Path) -> None:

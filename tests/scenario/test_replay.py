@@ -65,14 +65,38 @@ def test_recording_notes_give_the_run_id_and_base_url(recorded: Path) -> None:
 def test_reads_are_served_from_the_window_of_the_last_mutation() -> None:
     lines = [
         {"kind": "note", "step": "start", "scenario": "x", "run_id": "r1"},
-        {"kind": "http", "method": "GET", "url": "http://h/a", "status": 200, "response_body": {"v": 1},
-         "ts": "2026-01-01T00:00:00Z"},
-        {"kind": "http", "method": "GET", "url": "http://h/a", "status": 200, "response_body": {"v": 2},
-         "ts": "2026-01-01T00:00:01Z"},
-        {"kind": "http", "method": "POST", "url": "http://h/cancel", "status": 200, "response_body": {},
-         "ts": "2026-01-01T00:00:02Z"},
-        {"kind": "http", "method": "GET", "url": "http://h/a?x=1", "status": 200, "response_body": {"v": 3},
-         "ts": "2026-01-01T00:00:03Z"},
+        {
+            "kind": "http",
+            "method": "GET",
+            "url": "http://h/a",
+            "status": 200,
+            "response_body": {"v": 1},
+            "ts": "2026-01-01T00:00:00Z",
+        },
+        {
+            "kind": "http",
+            "method": "GET",
+            "url": "http://h/a",
+            "status": 200,
+            "response_body": {"v": 2},
+            "ts": "2026-01-01T00:00:01Z",
+        },
+        {
+            "kind": "http",
+            "method": "POST",
+            "url": "http://h/cancel",
+            "status": 200,
+            "response_body": {},
+            "ts": "2026-01-01T00:00:02Z",
+        },
+        {
+            "kind": "http",
+            "method": "GET",
+            "url": "http://h/a?x=1",
+            "status": 200,
+            "response_body": {"v": 3},
+            "ts": "2026-01-01T00:00:03Z",
+        },
     ]
     rec = parse_recording([json.dumps(x) for x in lines], "mem")
     assert rec.scenario_id == "x" and rec.run_id == "r1"

@@ -69,8 +69,14 @@ def test_a_sync_that_never_happens_is_reported_as_not_synced_within_the_deadline
     clock = VirtualClock(datetime(2026, 3, 3, 10, 0, tzinfo=UTC))
     fake = OfflineOpenMeter(Behaviour.HEAD, clock=clock, sync_after_reads=10**9)
     client = OpenMeterClient(fake.base_url, transport=fake.transport)
-    env = Environment(client=client, clock=clock, target=Target(TargetKind.OFFLINE, fake.base_url),
-                      logs=fake.logs, poll=PollPolicy(deadline_s=20), scan_logs=scan_logs)
+    env = Environment(
+        client=client,
+        clock=clock,
+        target=Target(TargetKind.OFFLINE, fake.base_url),
+        logs=fake.logs,
+        poll=PollPolicy(deadline_s=20),
+        scan_logs=scan_logs,
+    )
     result = Runner(env).run(load_scenario(REPRO))
     first = result.steps[0]
     assert first.verdict is Verdict.DISAGREE
@@ -87,10 +93,21 @@ class _RefuseSubscriptions(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "POST" and request.url.path.endswith("/subscriptions"):
-            problem = {"type": "about:blank", "title": "Conflict", "status": 409, "detail": "conflict",
-                       "extensions": {"validationErrors": [
-                           {"field": "", "code": "only_single_subscription_allowed_per_customer_at_a_time",
-                            "message": "only one subscription"}]}}
+            problem = {
+                "type": "about:blank",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "conflict",
+                "extensions": {
+                    "validationErrors": [
+                        {
+                            "field": "",
+                            "code": "only_single_subscription_allowed_per_customer_at_a_time",
+                            "message": "only one subscription",
+                        }
+                    ]
+                },
+            }
             return httpx.Response(409, json=problem, headers={"Content-Type": "application/problem+json"})
         return self.inner.handle_request(request)
 
