@@ -30,6 +30,9 @@ VERDICT_LINE = re.compile(r"^(?P<id>[a-z0-9][a-z0-9-]*)\s+(?P<verdict>agree|disa
 
 
 def up(tool: Path, rev: str, *flags: str) -> dict[str, str]:
+    # Stop the previous OpenMeter first: the tool's own stop-then-start can race a process that is
+    # already exiting (ProcessLookupError in omnative); a separate down avoids that window.
+    subprocess.run([str(tool), "down"], capture_output=True, check=False)
     done = subprocess.run([str(tool), "up", "--rev", rev, *flags], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"omnative up --rev {rev} failed: {done.stderr.strip()[-500:]}")

@@ -805,11 +805,16 @@ class OpenMeterClient:
                 return invoice
         return None
 
-    def invoice_pending_lines(self, customer_id: str, as_of: datetime | None = None) -> list[Invoice]:
-        """v1 ``POST /billing/invoices/invoice``; nothing due (``invoice_create_no_lines``) is ``[]``."""
+    def invoice_pending_lines(self, customer_id: str, as_of: datetime | None = None, *,
+                              progressive: bool | None = None) -> list[Invoice]:
+        """v1 ``POST /billing/invoices/invoice``; nothing due (``invoice_create_no_lines``) is ``[]``.
+
+        ``progressive`` sends ``progressiveBillingOverride`` (None: the billing profile decides)."""
         body: dict[str, Any] = {"customerId": customer_id}
         if as_of is not None:
             body["asOf"] = format_time(require_utc(as_of, "as_of"))
+        if progressive is not None:
+            body["progressiveBillingOverride"] = progressive
         path = "/api/v1/billing/invoices/invoice"
         try:
             reply = self._post(path, body)

@@ -127,9 +127,7 @@ class _N:
 
     # -- containers
 
-    def mapping(
-        self, allowed: Sequence[str], required: Sequence[str] = (), what: str = "key"
-    ) -> dict[str, _N]:
+    def mapping(self, allowed: Sequence[str], required: Sequence[str] = (), what: str = "key") -> dict[str, _N]:
         """The mapping's values by key; unknown, duplicate and missing keys are errors."""
         if self.is_null:
             node = yaml.MappingNode(_T + "map", [], start_mark=self.node.start_mark)
@@ -208,9 +206,7 @@ class _N:
         )
         if negative or (positive and d.is_zero):
             raise self.error(
-                f"must be a positive duration, got {value}"
-                if positive
-                else f"must not be negative, got {value}"
+                f"must be a positive duration, got {value}" if positive else f"must not be negative, got {value}"
             )
         return d
 
@@ -232,8 +228,7 @@ class _N:
         value = self._scalar(("str",), "a key (e.g. api_calls)")
         if not KEY_PATTERN.match(value):
             raise self.error(
-                f"key {value!r} must match {KEY_PATTERN.pattern} "
-                "(lowercase letters and digits, single underscores)"
+                f"key {value!r} must match {KEY_PATTERN.pattern} (lowercase letters and digits, single underscores)"
             )
         if len(value) > MAX_LOGICAL_KEY_LENGTH:
             raise self.error(
@@ -383,11 +378,7 @@ def _price(n: _N) -> PriceSpec:
     if not isinstance(n.node, yaml.MappingNode):
         raise n.error(f"expected a mapping (or null for an unpriced rate card), got {n.kind_name()}")
     type_node = next(
-        (
-            _N(v, n.sub("type"), n.file)
-            for k, v in n.node.value
-            if isinstance(k, yaml.ScalarNode) and k.value == "type"
-        ),
+        (_N(v, n.sub("type"), n.file) for k, v in n.node.value if isinstance(k, yaml.ScalarNode) and k.value == "type"),
         None,
     )
     if type_node is None:
@@ -444,9 +435,7 @@ def _tiers(n: _N) -> tuple[TierSpec, ...]:
     return tuple(out)
 
 
-def _rate_card(
-    n: _N, features: dict[str, FeatureSpec], plan_cadence: Duration, plan_cadence_text: str
-) -> RateCardSpec:
+def _rate_card(n: _N, features: dict[str, FeatureSpec], plan_cadence: Duration, plan_cadence_text: str) -> RateCardSpec:
     m = n.mapping(("key", "name", "feature", "billing_cadence", "price"))
     feature_node = _opt(m, "feature")
     feature: str | None = None
@@ -484,8 +473,7 @@ def _rate_card(
             raise n.error(f"a {price.kind.value} (usage) price needs a feature", n.sub("feature"))
         if cadence is None:
             raise n.error(
-                f"a {price.kind.value} (usage) price needs a billing_cadence "
-                "(only flat prices may be one-time)",
+                f"a {price.kind.value} (usage) price needs a billing_cadence (only flat prices may be one-time)",
                 n.sub("billing_cadence"),
             )
     return RateCardSpec(
@@ -515,9 +503,7 @@ def _plans(n: _N, features: dict[str, FeatureSpec], customer: CustomerSpec) -> t
         seen[key] = m["key"].line
         currency = _currency(m["currency"])
         if currency != customer.currency:
-            raise m["currency"].error(
-                f"plan currency {currency} differs from the customer's {customer.currency}"
-            )
+            raise m["currency"].error(f"plan currency {currency} differs from the customer's {customer.currency}")
         cadence_node = m["billing_cadence"]
         cadence = cadence_node.duration()
         cadence_text = str(cadence_node.node.value)
@@ -548,9 +534,7 @@ def _plans(n: _N, features: dict[str, FeatureSpec], customer: CustomerSpec) -> t
     return tuple(out)
 
 
-def _phases(
-    n: _N, features: dict[str, FeatureSpec], cadence: Duration, cadence_text: str
-) -> tuple[PhaseSpec, ...]:
+def _phases(n: _N, features: dict[str, FeatureSpec], cadence: Duration, cadence_text: str) -> tuple[PhaseSpec, ...]:
     items = n.seq()
     if not items:
         raise n.error("a plan needs at least one phase")
@@ -564,9 +548,7 @@ def _phases(
         seen[key] = m["key"].line
         duration_node = _opt(m, "duration")
         if duration_node is None and i < len(items) - 1:
-            raise item.error(
-                "only the last phase may be open-ended: set duration (e.g. P1M)", item.sub("duration")
-            )
+            raise item.error("only the last phase may be open-ended: set duration (e.g. P1M)", item.sub("duration"))
         duration = duration_node.duration() if duration_node is not None else None
         cards: list[RateCardSpec] = []
         card_lines: dict[str, int] = {}
@@ -575,14 +557,11 @@ def _phases(
             rc = _rate_card(rc_item, features, cadence, cadence_text)
             if rc.key in card_lines:
                 raise rc_item.error(
-                    f"duplicate rate-card key {rc.key!r} in phase {key!r} "
-                    f"(first at line {card_lines[rc.key]})"
+                    f"duplicate rate-card key {rc.key!r} in phase {key!r} (first at line {card_lines[rc.key]})"
                 )
             card_lines[rc.key] = rc_item.line
             cards.append(rc)
-        out.append(
-            PhaseSpec(key=key, name=_opt_text(m, "name") or key, duration=duration, rate_cards=tuple(cards))
-        )
+        out.append(PhaseSpec(key=key, name=_opt_text(m, "name") or key, duration=duration, rate_cards=tuple(cards)))
     return tuple(out)
 
 
@@ -608,9 +587,7 @@ def _profile(n: _N | None) -> Profile:
     modes = [e.value for e in EndProrationMode]
     return Profile(
         progressive_billing=progressive.boolean() if progressive is not None else None,
-        end_proration=(
-            EndProrationMode(proration.choice(modes, "end proration")) if proration is not None else None
-        ),
+        end_proration=(EndProrationMode(proration.choice(modes, "end proration")) if proration is not None else None),
     )
 
 
@@ -621,9 +598,7 @@ def _known_issues(n: _N | None) -> tuple[str, ...]:
     for item in n.seq():
         value = item.text()
         if not _ISSUE.match(value):
-            raise item.error(
-                f"known issue {value!r} must read owner/repo#number (e.g. openmeterio/openmeter#4412)"
-            )
+            raise item.error(f"known issue {value!r} must read owner/repo#number (e.g. openmeterio/openmeter#4412)")
         out.append(value)
     return tuple(out)
 
@@ -659,8 +634,7 @@ def _plain(n: _N) -> Any:
     tag = n.tag
     if tag == _T + "float":
         raise n.error(
-            f'write decimals as quoted strings: "{n.node.value}", not {n.node.value} '
-            "(YAML numbers lose precision)"
+            f'write decimals as quoted strings: "{n.node.value}", not {n.node.value} (YAML numbers lose precision)'
         )
     if tag in (_T + "str", _T + "timestamp"):
         return str(n.node.value)
@@ -759,9 +733,7 @@ class _StepParser:
 
     def step(self, index: int, n: _N) -> Step:
         if not isinstance(n.node, yaml.MappingNode):
-            raise n.error(
-                f"a step is a mapping with one action ({', '.join(STEP_KINDS)}), got {n.kind_name()}"
-            )
+            raise n.error(f"a step is a mapping with one action ({', '.join(STEP_KINDS)}), got {n.kind_name()}")
         names = [str(k.value) for k, _ in n.node.value]
         actions = [k for k in names if k in STEP_KINDS]
         extra = [k for k in names if k not in STEP_KINDS and k not in ("name", "expect")]
@@ -872,9 +844,7 @@ class _StepParser:
             )
         step = CancelStep(timing=timing, **common)
         if not refused:
-            ended = timing.kind is TimingKind.IMMEDIATE or (
-                timing.at is not None and _not_after_now(timing.at)
-            )
+            ended = timing.kind is TimingKind.IMMEDIATE or (timing.at is not None and _not_after_now(timing.at))
             self.life.state = "inactive" if ended else "canceled"
         return step
 
@@ -968,8 +938,7 @@ class _StepParser:
         ahead = sum(o.approx_seconds() for o in until.offsets) + plus.approx_seconds()
         if until.base is TimeBase.NOW and ahead > limit.approx_seconds():
             raise m["until"].error(
-                f"this wait would last longer than its max {limit}: "
-                f"raise max (at most {MAX_WAIT}) or wait less"
+                f"this wait would last longer than its max {limit}: raise max (at most {MAX_WAIT}) or wait less"
             )
         if until.name == "current_period_end" and self.life.state == "canceled":
             self.life.state = "inactive"  # a scheduled cancel takes effect at the period end
@@ -1012,9 +981,7 @@ def _read(path: Path) -> tuple[_N, str]:
     except yaml.YAMLError as err:
         raise InputError(f"invalid YAML: {err}", file=file) from None
     if node is None:
-        raise InputError(
-            "empty file: expected a scenario (a mapping with id, title, provenance, ...)", file=file
-        )
+        raise InputError("empty file: expected a scenario (a mapping with id, title, provenance, ...)", file=file)
     return _N(node, "", file), file
 
 

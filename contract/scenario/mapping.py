@@ -59,9 +59,7 @@ def to_engine_subscription(view: SubscriptionView, currency: str | None = None) 
                 try:
                     price = rc.price.to_domain() if rc.price is not None else None
                     cadence = Duration.parse(rc.billing_cadence) if rc.billing_cadence else None
-                    rate_card = RateCard(
-                        name=rc.name, feature_key=rc.feature_key, price=price, billing_cadence=cadence
-                    )
+                    rate_card = RateCard(name=rc.name, feature_key=rc.feature_key, price=price, billing_cadence=cadence)
                 except ValueError as err:
                     raise MappingError(f"subscription {view.id} item {v.key}: {err}") from None
                 versions.append(
@@ -244,12 +242,8 @@ def observe(
     deleted = [c for c in mine if c.status == "deleted"]
     gathering = [inv for inv in invoices if inv.status == "gathering" and inv.deleted_at is None]
     standard = [inv for inv in invoices if inv.status != "gathering" and inv.deleted_at is None]
-    g_lines = [
-        ln for inv in gathering for ln in inv.lines if ln.deleted_at is None and _belongs(ln, subscription_id)
-    ]
-    s_lines = [
-        ln for inv in standard for ln in inv.lines if ln.deleted_at is None and _belongs(ln, subscription_id)
-    ]
+    g_lines = [ln for inv in gathering for ln in inv.lines if ln.deleted_at is None and _belongs(ln, subscription_id)]
+    s_lines = [ln for inv in standard for ln in inv.lines if ln.deleted_at is None and _belongs(ln, subscription_id)]
 
     mirrors = _pair(live, g_lines, index)
     used = {ln.id for ln in mirrors.values()}
@@ -274,9 +268,7 @@ def observe(
                 object_id=line.id,
             )
         )
-    charge_of_line = {
-        ln.id: c for c in mine for ln in [_pair([c], s_lines, index).get(c.id)] if ln is not None
-    }
+    charge_of_line = {ln.id: c for c in mine for ln in [_pair([c], s_lines, index).get(c.id)] if ln is not None}
     invoiced = []
     for line in s_lines:
         charge = charge_of_line.get(line.id)

@@ -432,9 +432,7 @@ STEP_KINDS: tuple[str, ...] = tuple(t.kind for t in STEP_TYPES)
 
 # --------------------------------------------------------------------------- run keys
 
-_UNIQUE_ID = re.compile(
-    r"^(?P<sub>[^/]+)/(?P<phase>[^/]+)/(?P<item>[^/]+)/(?P<rest>v\[\d+\](?:/period\[\d+\])?)$"
-)
+_UNIQUE_ID = re.compile(r"^(?P<sub>[^/]+)/(?P<phase>[^/]+)/(?P<item>[^/]+)/(?P<rest>v\[\d+\](?:/period\[\d+\])?)$")
 
 #: How expectation ids name the subscription (as in the oracle cases).
 SUBSCRIPTION_PLACEHOLDER = "S"
@@ -493,9 +491,7 @@ class RunKeys(Mapping[str, str]):
 
 def _check_real_key(key: str) -> str:
     if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.match(key):
-        raise ValueError(
-            f"key {key!r} is not a valid OpenMeter key ({KEY_PATTERN.pattern}, <= {MAX_KEY_LENGTH} chars)"
-        )
+        raise ValueError(f"key {key!r} is not a valid OpenMeter key ({KEY_PATTERN.pattern}, <= {MAX_KEY_LENGTH} chars)")
     return key
 
 
@@ -534,8 +530,7 @@ class Scenario:
         """
         if len(run_id) > MAX_RUN_ID_LENGTH or not KEY_PATTERN.match(run_id):
             raise ValueError(
-                f"run id {run_id!r} must match {KEY_PATTERN.pattern} and have at most "
-                f"{MAX_RUN_ID_LENGTH} characters"
+                f"run id {run_id!r} must match {KEY_PATTERN.pattern} and have at most {MAX_RUN_ID_LENGTH} characters"
             )
         features = {f.key: _check_real_key(f"{f.key}_{run_id}") for f in self.setup.features}
         plans = {p.key: _check_real_key(f"{p.key}_{run_id}") for p in self.setup.plans}
@@ -547,9 +542,7 @@ class Scenario:
             features=MappingProxyType(features),
             plans=MappingProxyType(plans),
             item_keys=MappingProxyType(items),
-            meters=MappingProxyType(
-                {f.key: _check_real_key(f"m_{f.key}_{run_id}") for f in self.setup.features}
-            ),
+            meters=MappingProxyType({f.key: _check_real_key(f"m_{f.key}_{run_id}") for f in self.setup.features}),
             event_types=MappingProxyType({f.key: f"ev_{f.key}_{run_id}" for f in self.setup.features}),
             customer=_check_real_key(f"cust_{run_id}"),
             subject=_check_real_key(f"subj_{run_id}"),

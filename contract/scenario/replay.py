@@ -206,9 +206,7 @@ class ReplayTransport(httpx.BaseTransport):
             "status": 501,
             "detail": f"replay: {what} {why} in {self.recording.path}",
         }
-        return httpx.Response(
-            501, json=problem, headers={"Content-Type": "application/problem+json"}, request=request
-        )
+        return httpx.Response(501, json=problem, headers={"Content-Type": "application/problem+json"}, request=request)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         method = request.method.upper()
@@ -226,9 +224,7 @@ class ReplayTransport(httpx.BaseTransport):
         key = (method, path)
         window_end = self._next_mutation_after(self._cursor)
         last = self._served.get(key, self._cursor)
-        candidates = [
-            ex for ex in exchanges[self._cursor + 1 : window_end] if ex.method == method and ex.path == path
-        ]
+        candidates = [ex for ex in exchanges[self._cursor + 1 : window_end] if ex.method == method and ex.path == path]
         nxt = next((ex for ex in candidates if ex.index > last), None)
         if nxt is None and candidates:
             nxt = candidates[-1]

@@ -180,9 +180,7 @@ class EngineTimeline:
         return err
 
     def snapshot(self, subscription_id: str, customer_id: str) -> Snapshot:
-        return Engine(self.config, self.behaviour).snapshot(
-            self.state, subscription_id, customer_id=customer_id
-        )
+        return Engine(self.config, self.behaviour).snapshot(self.state, subscription_id, customer_id=customer_id)
 
     def replay_as(self, behaviour: Behaviour) -> EngineTimeline:
         other = EngineTimeline(self.config, behaviour)
@@ -256,9 +254,7 @@ class Runner:
         run = _Run(scenario, keys, EngineTimeline(scenario.sync_config(), self.env.behaviour))
         recorder = getattr(self.client, "recorder", None)
         if recorder is not None:
-            recorder.note(
-                "start", scenario=scenario.id, run_id=keys.run_id, target=self.env.target.kind.value
-            )
+            recorder.note("start", scenario=scenario.id, run_id=keys.run_id, target=self.env.target.kind.value)
         steps: list[StepResult] = []
         verdict, reason = self._setup_or_fail(run, steps)
         if verdict is Verdict.AGREE:
@@ -296,9 +292,7 @@ class Runner:
             return Verdict.ERROR, str(err)
         except OpenMeterError as err:
             finding = Finding(FindingKind.REFUSED, str(err), step="setup")
-            steps.append(
-                StepResult(-1, "setup", f"setup failed: {err}", Verdict.DISAGREE, findings=(finding,))
-            )
+            steps.append(StepResult(-1, "setup", f"setup failed: {err}", Verdict.DISAGREE, findings=(finding,)))
             return Verdict.DISAGREE, f"setup refused: {err}"
         return Verdict.AGREE, None
 
@@ -309,9 +303,7 @@ class Runner:
         except _StopWith as stop:
             return stop.result, stop.result.summary
         except OpenMeterUnreachable as err:
-            return StepResult(step.index, step.label, f"OpenMeter unreachable: {err}", Verdict.ERROR), str(
-                err
-            )
+            return StepResult(step.index, step.label, f"OpenMeter unreachable: {err}", Verdict.ERROR), str(err)
         except OpenMeterError as err:  # an answer the client cannot read: a contract finding
             finding = Finding(FindingKind.SCHEMA, str(err), step=step.label)
             return StepResult(
@@ -405,8 +397,7 @@ class Runner:
                 price = PriceInput.unit(rc.price.amount or Decimal(0))
             else:
                 tiers = tuple(
-                    TierInput.of(up_to=t.up_to, unit=t.unit_amount, flat=t.flat_amount)
-                    for t in rc.price.tiers
+                    TierInput.of(up_to=t.up_to, unit=t.unit_amount, flat=t.flat_amount) for t in rc.price.tiers
                 )
                 price = PriceInput.graduated(*tiers) if kind == "graduated" else PriceInput.volume(*tiers)
         feature_id = run.features[rc.feature][0] if rc.feature else None
@@ -556,9 +547,7 @@ class Runner:
             explanation=explanation,
         )
 
-    def _refusal_result(
-        self, run: _Run, step: Step, err: OpenMeterProblem, exchanges: list[Exchange]
-    ) -> StepResult:
+    def _refusal_result(self, run: _Run, step: Step, err: OpenMeterProblem, exchanges: list[Exchange]) -> StepResult:
         expected = step.refused
         if expected is not None:
             problems = []
@@ -588,9 +577,7 @@ class Runner:
             return StepResult(
                 step.index,
                 step.label,
-                f"{step.kind} refused as expected: {err.status}"
-                if not problems
-                else f"{step.kind} refused: {err}",
+                f"{step.kind} refused as expected: {err.status}" if not problems else f"{step.kind} refused: {err}",
                 verdict,
                 findings=tuple(problems),
                 exchanges=tuple(exchanges),
@@ -675,9 +662,7 @@ class Runner:
             return f"edit phase {phase}: +{len(step.add)} -{len(step.remove)} item(s)", True
         if isinstance(step, ChangePlanStep):
             self._leave_start_second(run)
-            changed = c.change_subscription(
-                sid, run.customer_id, run.plans[step.plan], self._timing(run, step.timing)
-            )
+            changed = c.change_subscription(sid, run.customer_id, run.plans[step.plan], self._timing(run, step.timing))
             old_view = self._read_view(run)
             old_as_of = old_view.active_to or clock.now()
             self._engine_sync(run, old_view, as_of=old_as_of)
@@ -694,11 +679,11 @@ class Runner:
             return "continued (cancel unscheduled)", True
         if isinstance(step, InvoiceStep):
             cutoff = self._resolve(run, step.as_of) if step.as_of is not None else None
-            invoices = c.invoice_pending_lines(run.customer_id, as_of=cutoff)
+            # no override is sent: OpenMeter applies the billing profile's progressive-billing setting
+            progressive = run.timeline.config.progressive_billing if step.progressive is None else step.progressive
+            invoices = c.invoice_pending_lines(run.customer_id, as_of=cutoff, progressive=step.progressive)
             now = clock.now()
-            run.timeline.apply(
-                EngineCall("invoice", None, run.customer_id, cutoff or now, now, bool(step.progressive))
-            )
+            run.timeline.apply(EngineCall("invoice", None, run.customer_id, cutoff or now, now, progressive))
             return f"invoiced pending lines: {len(invoices)} invoice(s)", True
         if isinstance(step, WaitStep):
             target = add(self._resolve(run, step.until), step.plus)
@@ -797,9 +782,7 @@ class Runner:
     def _observe(self, run: _Run, predicted: dict[str, Snapshot]) -> dict[str, Snapshot]:
         charges = self._charges(run)
         invoices = self.client.list_invoices(run.customer_id)
-        return {
-            sid: observe(sid, charges, invoices, run.index, predicted.get(sid)) for sid in run.subscriptions
-        }
+        return {sid: observe(sid, charges, invoices, run.index, predicted.get(sid)) for sid in run.subscriptions}
 
     def _charges(self, run: _Run) -> list[Any]:
         """The customer's charges; none where OpenMeter runs without a charges stack.
@@ -945,8 +928,7 @@ class Runner:
     def _conclusive_failure_logged(self, run: _Run, log_mark: Any) -> bool:
         """True once the worker gave up on a message of this run (the DLQ line): nothing will change."""
         return any(
-            ev.terminal and ev.subscription_id in (None, *run.subscriptions)
-            for ev in self._log_evidence(run, log_mark)
+            ev.terminal and ev.subscription_id in (None, *run.subscriptions) for ev in self._log_evidence(run, log_mark)
         )
 
     def _synced_at(self, run: _Run) -> datetime | None:
@@ -984,9 +966,7 @@ class Runner:
             )
             if ok:
                 err = f" (its sync fails: {other.errors[-1]})" if other.errors else ""
-                parts.append(
-                    f"the engine's {behaviour.value} behaviour predicts exactly what was observed{err}"
-                )
+                parts.append(f"the engine's {behaviour.value} behaviour predicts exactly what was observed{err}")
         if sync_ran is False:
             parts.append("the sync-state table shows no successful sync since the step")
         if not quiet:

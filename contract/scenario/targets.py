@@ -148,9 +148,7 @@ def open_live(
             detail += f"; {(result.stderr or result.stdout).strip()[-300:]}"
         return ForceSyncOutcome(result.ok, detail, output=f"{result.stdout}\n{result.stderr}")
 
-    target = Target(
-        TargetKind.LIVE, handle.base_url, version=dict(handle.version), build=build, config=dict(known)
-    )
+    target = Target(TargetKind.LIVE, handle.base_url, version=dict(handle.version), build=build, config=dict(known))
     env = Environment(
         client=client,
         clock=RealClock(),
@@ -187,9 +185,7 @@ def open_offline(
         config=SyncConfig(credits_enabled=known["credits"], credit_then_invoice=known["credit_then_invoice"]),
         clock=clock,
     )
-    recorder = (
-        Recorder(record, wall_clock=clock.now, monotonic=clock.monotonic) if record is not None else None
-    )
+    recorder = Recorder(record, wall_clock=clock.now, monotonic=clock.monotonic) if record is not None else None
     transport: httpx.BaseTransport = fake.transport
     if wrap_transport is not None:
         transport = wrap_transport(transport)
@@ -198,7 +194,8 @@ def open_offline(
     closers.callback(client.close)
 
     def force(customer_id: str) -> ForceSyncOutcome:
-        return ForceSyncOutcome(fake.force_sync(customer_id), "offline fake sync")
+        ok = fake.force_sync(customer_id)
+        return ForceSyncOutcome(ok, "offline fake sync", output=fake.last_sync_output)
 
     target = Target(
         TargetKind.OFFLINE,
@@ -212,6 +209,7 @@ def open_offline(
         clock=clock,
         target=target,
         logs=fake.logs,
+        sync_states=fake.sync_states,
         force_sync=force,
         poll=poll or PollPolicy(),
         progress=progress,

@@ -157,9 +157,7 @@ def _parse_absolute(text: str, s: str) -> TimeExpr:
     if not _TIMESTAMP.fullmatch(s):
         raise TimeExprError(f"bad time expression {text!r}: {_EXPECTED}")
     if not (s.endswith("Z") or s.endswith("+00:00") or s.endswith("-00:00")):
-        raise TimeExprError(
-            f"bad time expression {text!r}: timestamps must be UTC (end in Z), got offset {s[-6:]}"
-        )
+        raise TimeExprError(f"bad time expression {text!r}: timestamps must be UTC (end in Z), got offset {s[-6:]}")
     try:
         t = parse_time(s)
     except ValueError:
