@@ -1,0 +1,3 @@
+"""Top-level test configuration: pytester for the plugin's own tests."""
+
+pytest_plugins = ["pytester"]
