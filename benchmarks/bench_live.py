@@ -103,12 +103,16 @@ def main() -> int:
         times = []
         for n in range(1, args.runs + 1):
             env = up(args.omnative, head[0])  # a fresh stack per run: runs never see each other's data
-            code, seconds, verdicts = omcontract(env, "--server-config", "cti")
+            report = ROOT / "reports" / f"bench-live-run-{n}.md"
+            report.parent.mkdir(parents=True, exist_ok=True)
+            code, seconds, verdicts = omcontract(env, "--server-config", "cti", "--report-md", str(report))
             times.append(seconds)
             for sid, verdict in verdicts.items():
                 seen[sid].add(verdict)
             counts = {v: list(verdicts.values()).count(v) for v in ("agree", "disagree", "skipped", "error")}
-            print(f"run {n}/{args.runs} on {head[0]}: all scenarios in {seconds:.1f} s, exit {code}, {counts}")
+            odd = sorted(sid for sid, v in verdicts.items() if v not in ("agree", "skipped"))
+            print(f"run {n}/{args.runs} on {head[0]}: all scenarios in {seconds:.1f} s, exit {code}, {counts}"
+                  + (f"; not agreeing: {', '.join(odd)} (see {report.relative_to(ROOT)})" if odd else ""))
         flaky = sorted(sid for sid, vs in seen.items() if len(vs) > 1)
         print(f"\nall scenarios on one stack: best {min(times):.1f} s, worst {max(times):.1f} s (target < 180 s)")
         print(

@@ -21,8 +21,9 @@ class ContractUserError(Exception):
 class InputError(ContractUserError):
     """Bad input file or option. ``str(err)`` reads ``file:line: field: reason``."""
 
-    def __init__(self, reason: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, reason: str, *, file: str | None = None, line: int | None = None, field: str | None = None
+    ) -> None:
         self.file = file
         self.line = line
         self.field = field

@@ -87,9 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "live: needs a real OpenMeter (skips with the reason when none is reachable)"
-    )
+    config.addinivalue_line("markers", "live: needs a real OpenMeter (skips with the reason when none is reachable)")
 
 
 def openmeter_url(config: pytest.Config) -> str | None:
@@ -169,9 +167,7 @@ def _render(target: Any, result: ScenarioResult) -> str:
 
     now = datetime.now(UTC)
     buffer = io.StringIO()
-    render_terminal(
-        RunResult(target, (result,), now, now), Console(file=buffer, width=110, force_terminal=False)
-    )
+    render_terminal(RunResult(target, (result,), now, now), Console(file=buffer, width=110, force_terminal=False))
     return buffer.getvalue()
 
 

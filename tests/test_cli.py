@@ -75,7 +75,9 @@ def test_run_offline_issue_4412_catches_the_repro_with_reports(
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted([*SCENARIOS.glob("*.yaml"), *(REPO / "fixtures" / "findings").glob("*.yaml")]), ids=lambda p: p.stem
+)
 def test_explain_shows_the_predicted_artifacts_of_every_step(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(path)]) == 0
     out = capsys.readouterr().out

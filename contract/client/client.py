@@ -113,8 +113,10 @@ def _rows(body: Any, key: str) -> list[Any]:
 
 
 def _is_no_lines(err: OpenMeterProblem) -> bool:
-    return "invoice_create_no_lines" in err.codes or err.problem.mentions("invoice_create_no_lines") or (
-        err.problem.mentions("would have no lines")
+    return (
+        "invoice_create_no_lines" in err.codes
+        or err.problem.mentions("invoice_create_no_lines")
+        or (err.problem.mentions("would have no lines"))
     )
 
 
@@ -164,9 +166,7 @@ class OpenMeterClient:
         headers = {"Accept": "application/json", "User-Agent": f"openmeter-contract/{__version__}"}
         if self._api_key is not None:
             headers["Authorization"] = self._api_key.authorization()
-        self._http = httpx.Client(
-            base_url=url, headers=headers, timeout=httpx.Timeout(timeout), transport=transport
-        )
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(timeout), transport=transport)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -206,14 +206,29 @@ class OpenMeterClient:
     def remove_exchange_listener(self, listener: ExchangeListener) -> None:
         self._listeners.remove(listener)
 
-    def _record(self, method: str, url: str, request_body: Any, status: int | None, elapsed_ms: float,
-                response_body: Any, error: str | None = None) -> None:
+    def _record(
+        self,
+        method: str,
+        url: str,
+        request_body: Any,
+        status: int | None,
+        elapsed_ms: float,
+        response_body: Any,
+        error: str | None = None,
+    ) -> None:
         for listener in list(self._listeners):
             listener(method, self.mask(url), self.mask(request_body), status)
         if self.recorder is not None:
-            self.recorder.record_http(step=self.current_step, method=method, url=url,
-                                      request_body=request_body, status=status, elapsed_ms=elapsed_ms,
-                                      response_body=response_body, error=error)
+            self.recorder.record_http(
+                step=self.current_step,
+                method=method,
+                url=url,
+                request_body=request_body,
+                status=status,
+                elapsed_ms=elapsed_ms,
+                response_body=response_body,
+                error=error,
+            )
 
     def _note(self, **fields: Any) -> None:
         if self.recorder is not None:
@@ -264,8 +279,7 @@ class OpenMeterClient:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = content_type or "application/json"
         query: list[tuple[str, str | int | float | bool | None]] = list(params or ())
-        request = self._http.build_request(method, path, params=query or None, content=content,
-                                           headers=headers)
+        request = self._http.build_request(method, path, params=query or None, content=content, headers=headers)
         url = str(request.url)
         shown_path = request.url.path
         retries = self.read_retries
@@ -298,8 +312,14 @@ class OpenMeterClient:
                 ) from None
             elapsed = (time.perf_counter() - started) * 1000
             body = _parse_body(response)
-            self._record(method, url, request_body, response.status_code, elapsed,
-                         body if record_response else f"<{len(response.content)} bytes, not recorded>")
+            self._record(
+                method,
+                url,
+                request_body,
+                response.status_code,
+                elapsed,
+                body if record_response else f"<{len(response.content)} bytes, not recorded>",
+            )
             if response.status_code in _RETRY_STATUSES and method == "GET" and attempt <= retries:
                 self._backoff(attempt)
                 continue
@@ -308,8 +328,7 @@ class OpenMeterClient:
             self._validate(method, url, response, body)
         if response.status_code >= 400:
             problem = parse_problem(response.status_code, self.mask(body), self.mask(response.text))
-            raise OpenMeterProblem(method=method, path=shown_path, status=response.status_code,
-                                   problem=problem)
+            raise OpenMeterProblem(method=method, path=shown_path, status=response.status_code, problem=problem)
         return Reply(status=response.status_code, body=body, url=url, elapsed_ms=elapsed)
 
     def _backoff(self, attempt: int) -> None:
@@ -318,16 +337,23 @@ class OpenMeterClient:
     def _validate(self, method: str, url: str, response: httpx.Response, body: Any) -> None:
         assert self.validator is not None
         try:
-            found = self.validator.validate(method, url, response.status_code, body,
-                                            content_type=response.headers.get("content-type"))
+            found = self.validator.validate(
+                method, url, response.status_code, body, content_type=response.headers.get("content-type")
+            )
         except Exception as err:  # never let validation break a call
             found = [Finding(kind=FindingKind.SCHEMA, message=f"validation failed: {err}")]
         for finding in found:
             if finding.step is None and self.current_step is not None:
                 finding = dataclasses.replace(finding, step=self.current_step)
-            self.findings.append(dataclasses.replace(
-                finding, message=self.mask(finding.message), field=self.mask(finding.field),
-                expected=self.mask(finding.expected), actual=self.mask(finding.actual)))
+            self.findings.append(
+                dataclasses.replace(
+                    finding,
+                    message=self.mask(finding.message),
+                    field=self.mask(finding.field),
+                    expected=self.mask(finding.expected),
+                    actual=self.mask(finding.actual),
+                )
+            )
 
     def _parsed(self, what: str, method: str, path: str, parse: Callable[[], T]) -> T:
         try:
@@ -377,16 +403,20 @@ class OpenMeterClient:
             rows = self._parsed("list", "GET", path, functools.partial(_rows, body, "items"))
             out.extend(rows)
             total = body.get("totalCount") if isinstance(body, Mapping) else None
-            if not rows or (isinstance(total, int) and len(out) >= total) or (
-                    not isinstance(total, int) and len(rows) < size):
+            if (
+                not rows
+                or (isinstance(total, int) and len(out) >= total)
+                or (not isinstance(total, int) and len(rows) < size)
+            ):
                 return out
             page += 1
             if page > self.max_pages:
                 raise self._too_many_pages(path, size)
 
     def _too_many_pages(self, path: str, size: int) -> OpenMeterResponseError:
-        return OpenMeterResponseError(f"GET {path}: more than {self.max_pages} pages of {size}; stopped",
-                                      method="GET", path=path)
+        return OpenMeterResponseError(
+            f"GET {path}: more than {self.max_pages} pages of {size}; stopped", method="GET", path=path
+        )
 
     # -- server ------------------------------------------------------------------------------
 
@@ -411,19 +441,20 @@ class OpenMeterClient:
 
     # -- meters and features -------------------------------------------------------------------
 
-    def create_meter(self, key: str, name: str, event_type: str, aggregation: str = "sum",
-                     value_property: str | None = "$.value") -> Meter:
+    def create_meter(
+        self, key: str, name: str, event_type: str, aggregation: str = "sum", value_property: str | None = "$.value"
+    ) -> Meter:
         """v3 ``POST /meters``; ``value_property`` is omitted for ``count``."""
-        body: dict[str, Any] = {"key": key, "name": name, "aggregation": aggregation.lower(),
-                                "event_type": event_type}
+        body: dict[str, Any] = {"key": key, "name": name, "aggregation": aggregation.lower(), "event_type": event_type}
         if value_property is not None and aggregation.lower() != "count":
             body["value_property"] = value_property
         path = f"{V3}/meters"
         reply = self._post(path, body)
         return self._parsed("meter", "POST", path, lambda: Meter.from_v3(reply))
 
-    def query_meter(self, meter_id: str, *, from_time: datetime | None = None,
-                    to_time: datetime | None = None) -> Decimal | None:
+    def query_meter(
+        self, meter_id: str, *, from_time: datetime | None = None, to_time: datetime | None = None
+    ) -> Decimal | None:
         """v3 ``POST /meters/{id}/query``: the total over all rows; None when there is no row yet."""
         body: dict[str, Any] = {}
         if from_time is not None:
@@ -437,8 +468,13 @@ class OpenMeterClient:
             rows = p.items(p.obj(reply), "data")
             if not rows:
                 return None
-            return sum((p.to_decimal(p.obj(r, f"data[{i}]").get("value", "0"), f"data[{i}].value")
-                        for i, r in enumerate(rows)), Decimal(0))
+            return sum(
+                (
+                    p.to_decimal(p.obj(r, f"data[{i}]").get("value", "0"), f"data[{i}].value")
+                    for i, r in enumerate(rows)
+                ),
+                Decimal(0),
+            )
 
         return self._parsed("meter query", "POST", path, total)
 
@@ -449,8 +485,9 @@ class OpenMeterClient:
 
     # -- customers and billing profiles --------------------------------------------------------
 
-    def create_customer(self, key: str, name: str, currency: str | None = None,
-                        subject_keys: Sequence[str] = ()) -> Customer:
+    def create_customer(
+        self, key: str, name: str, currency: str | None = None, subject_keys: Sequence[str] = ()
+    ) -> Customer:
         body: dict[str, Any] = {"key": key, "name": name}
         if currency is not None:
             body["currency"] = currency
@@ -463,20 +500,25 @@ class OpenMeterClient:
     def list_profiles(self) -> list[BillingProfile]:
         path = f"{V3}/profiles"
         rows = self._v3_pages(path, [])
-        return [self._parsed("profile", "GET", path, functools.partial(BillingProfile.from_v3, r))
-                for r in rows]
+        return [self._parsed("profile", "GET", path, functools.partial(BillingProfile.from_v3, r)) for r in rows]
 
     def default_profile(self) -> BillingProfile:
         """The profile marked ``default`` (the API server provisions ``openmeter-sandbox``)."""
         for profile in self.list_profiles():
             if profile.is_default:
                 return profile
-        raise OpenMeterResponseError(f"GET {V3}/profiles: no billing profile is marked default",
-                                     method="GET", path=f"{V3}/profiles")
+        raise OpenMeterResponseError(
+            f"GET {V3}/profiles: no billing profile is marked default", method="GET", path=f"{V3}/profiles"
+        )
 
-    def create_profile_from_default(self, name: str, *, progressive_billing: bool | None = None,
-                                    auto_advance: bool | None = None,
-                                    end_proration: str | None = None) -> BillingProfile:
+    def create_profile_from_default(
+        self,
+        name: str,
+        *,
+        progressive_billing: bool | None = None,
+        auto_advance: bool | None = None,
+        end_proration: str | None = None,
+    ) -> BillingProfile:
         """Clone the default profile (apps, supplier without its id, workflow) with edits; not default."""
         base = self.default_profile()
         raw = dict(base.raw or {})
@@ -500,15 +542,19 @@ class OpenMeterClient:
 
     def set_customer_profile(self, customer_id: str, profile_id: str) -> None:
         """Pin the customer to a billing profile (v3 ``PUT /customers/{id}/billing``)."""
-        self.request("PUT", f"{V3}/customers/{customer_id}/billing",
-                     json_body={"billing_profile": {"id": profile_id}})
+        self.request("PUT", f"{V3}/customers/{customer_id}/billing", json_body={"billing_profile": {"id": profile_id}})
 
     # -- credits -------------------------------------------------------------------------------
 
-    def create_credit_grant(self, customer_id: str, amount: Amount, currency: str, name: str,
-                            funding_method: str = "none") -> CreditGrant:
-        body = {"name": name, "funding_method": funding_method, "currency": currency,
-                "amount": p.format_numeric(amount)}
+    def create_credit_grant(
+        self, customer_id: str, amount: Amount, currency: str, name: str, funding_method: str = "none"
+    ) -> CreditGrant:
+        body = {
+            "name": name,
+            "funding_method": funding_method,
+            "currency": currency,
+            "amount": p.format_numeric(amount),
+        }
         path = f"{V3}/customers/{customer_id}/credits/grants"
         reply = self._post(path, body)
         return self._parsed("credit grant", "POST", path, lambda: CreditGrant.from_v3(reply))
@@ -543,8 +589,9 @@ class OpenMeterClient:
         return created
 
     def _create_plan_v1(self, plan: PlanInput, reason: str) -> Plan:
-        self._fallback(f"plan {plan.key}: created through v1 POST /api/v1/plans: {reason}",
-                       path_used="v1", operation="create_plan")
+        self._fallback(
+            f"plan {plan.key}: created through v1 POST /api/v1/plans: {reason}", path_used="v1", operation="create_plan"
+        )
         path = "/api/v1/plans"
         reply = self._post(path, plan.v1())
         created = self._parsed("plan", "POST", path, lambda: Plan.from_v1(reply))
@@ -565,8 +612,7 @@ class OpenMeterClient:
 
     # -- subscriptions -------------------------------------------------------------------------
 
-    def _plan_ref_v1(self, plan_id: str | None, plan_key: str | None,
-                     plan_version: int | None) -> dict[str, Any]:
+    def _plan_ref_v1(self, plan_id: str | None, plan_key: str | None, plan_version: int | None) -> dict[str, Any]:
         if plan_key is None:
             assert plan_id is not None
             plan = self.get_plan(plan_id)
@@ -621,11 +667,12 @@ class OpenMeterClient:
             else:
                 if mode is not None:
                     self.capabilities.v3_subscription_settlement_mode = True
-                return self._parsed("subscription", "POST", path,
-                                    lambda: SubscriptionSummary.from_v3(reply))
-        self._fallback(f"subscription for customer {customer_id}: created through v1 "
-                       f"POST /api/v1/subscriptions: {reason}",
-                       path_used="v1", operation="create_subscription")
+                return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v3(reply))
+        self._fallback(
+            f"subscription for customer {customer_id}: created through v1 POST /api/v1/subscriptions: {reason}",
+            path_used="v1",
+            operation="create_subscription",
+        )
         v1_body: dict[str, Any] = {
             "customerId": customer_id,
             "plan": self._plan_ref_v1(plan_id, plan_key, plan_version),
@@ -637,8 +684,7 @@ class OpenMeterClient:
             v1_body["settlementMode"] = mode.value
         path = "/api/v1/subscriptions"
         reply = self._post(path, v1_body)
-        return self._parsed("subscription", "POST", path,
-                            lambda: SubscriptionSummary.from_v1(reply))
+        return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v1(reply))
 
     def get_subscription(self, subscription_id: str) -> SubscriptionView:
         """v1 ``GET /api/v1/subscriptions/{id}`` (both builds): phases, item timelines, µs timestamps."""
@@ -656,22 +702,28 @@ class OpenMeterClient:
         """v3 cancel: ``immediate`` | ``next_billing_cycle`` | an aligned period boundary (datetime)."""
         path = f"{V3}/subscriptions/{subscription_id}/cancel"
         reply = self._post(path, {"timing": timing_value(timing)})
-        return self._parsed("subscription", "POST", path,
-                            lambda: SubscriptionSummary.from_v3(reply))
+        return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v3(reply))
 
-    def edit_subscription(self, subscription_id: str, customizations: Sequence[EditOp | Mapping[str, Any]],
-                          timing: Timing = "immediate") -> SubscriptionSummary:
+    def edit_subscription(
+        self, subscription_id: str, customizations: Sequence[EditOp | Mapping[str, Any]], timing: Timing = "immediate"
+    ) -> SubscriptionSummary:
         """v1 ``PATCH /api/v1/subscriptions/{id}`` with ``add_item`` / ``remove_item`` (or raw) ops."""
         path = f"/api/v1/subscriptions/{subscription_id}"
-        reply = self.request("PATCH", path, json_body={"customizations": edit_ops_v1(customizations),
-                                                       "timing": timing_value(timing)}).body
-        return self._parsed("subscription", "PATCH", path,
-                            lambda: SubscriptionSummary.from_v1(reply))
+        reply = self.request(
+            "PATCH", path, json_body={"customizations": edit_ops_v1(customizations), "timing": timing_value(timing)}
+        ).body
+        return self._parsed("subscription", "PATCH", path, lambda: SubscriptionSummary.from_v1(reply))
 
-    def change_subscription(self, subscription_id: str, customer_id: str, plan_id: str,
-                            timing: Timing = "immediate", *,
-                            settlement_mode: SettlementMode | str | None = None,
-                            billing_anchor: datetime | None = None) -> ChangeResult:
+    def change_subscription(
+        self,
+        subscription_id: str,
+        customer_id: str,
+        plan_id: str,
+        timing: Timing = "immediate",
+        *,
+        settlement_mode: SettlementMode | str | None = None,
+        billing_anchor: datetime | None = None,
+    ) -> ChangeResult:
         """v3 ``POST /subscriptions/{id}/change``: ``current`` ends, ``next`` (new id) starts.
 
         Falls back to v1 ``/change`` when v3 refuses ``settlement_mode``.
@@ -681,8 +733,11 @@ class OpenMeterClient:
         if mode is not None and self.capabilities.v3_subscription_settlement_mode is False:
             reason = "v3 subscription change takes no settlement_mode on this server"
         if reason is None:
-            body: dict[str, Any] = {"customer": {"id": customer_id}, "plan": {"id": plan_id},
-                                    "timing": timing_value(timing)}
+            body: dict[str, Any] = {
+                "customer": {"id": customer_id},
+                "plan": {"id": plan_id},
+                "timing": timing_value(timing),
+            }
             if mode is not None:
                 body["settlement_mode"] = mode.value
             if billing_anchor is not None:
@@ -696,22 +751,36 @@ class OpenMeterClient:
                 self.capabilities.v3_subscription_settlement_mode = False
                 reason = f"v3 refused settlement_mode ({err.problem.summary()})"
             else:
-                return self._parsed("change", "POST", path, lambda: ChangeResult(
-                    current=SubscriptionSummary.from_v3(p.obj(reply).get("current"), "current"),
-                    next=SubscriptionSummary.from_v3(p.obj(reply).get("next"), "next")))
-        self._fallback(f"subscription {subscription_id}: plan change through v1 /change: {reason}",
-                       path_used="v1", operation="change_subscription")
-        v1_body: dict[str, Any] = {"timing": timing_value(timing),
-                                   "plan": self._plan_ref_v1(plan_id, None, None)}
+                return self._parsed(
+                    "change",
+                    "POST",
+                    path,
+                    lambda: ChangeResult(
+                        current=SubscriptionSummary.from_v3(p.obj(reply).get("current"), "current"),
+                        next=SubscriptionSummary.from_v3(p.obj(reply).get("next"), "next"),
+                    ),
+                )
+        self._fallback(
+            f"subscription {subscription_id}: plan change through v1 /change: {reason}",
+            path_used="v1",
+            operation="change_subscription",
+        )
+        v1_body: dict[str, Any] = {"timing": timing_value(timing), "plan": self._plan_ref_v1(plan_id, None, None)}
         if mode is not None:
             v1_body["settlementMode"] = mode.value
         if billing_anchor is not None:
             v1_body["billingAnchor"] = format_time(require_utc(billing_anchor, "billing_anchor"))
         path = f"/api/v1/subscriptions/{subscription_id}/change"
         reply = self._post(path, v1_body)
-        return self._parsed("change", "POST", path, lambda: ChangeResult(
-            current=SubscriptionSummary.from_v1(p.obj(reply).get("current"), "current"),
-            next=SubscriptionSummary.from_v1(p.obj(reply).get("next"), "next")))
+        return self._parsed(
+            "change",
+            "POST",
+            path,
+            lambda: ChangeResult(
+                current=SubscriptionSummary.from_v1(p.obj(reply).get("current"), "current"),
+                next=SubscriptionSummary.from_v1(p.obj(reply).get("next"), "next"),
+            ),
+        )
 
     def continue_subscription(self, subscription_id: str) -> SubscriptionSummary:
         """Undo a scheduled cancel (v3 ``unschedule-cancelation``; v1 when v3 lacks the route)."""
@@ -720,28 +789,27 @@ class OpenMeterClient:
             try:
                 reply = self._post(path)
             except OpenMeterProblem as err:
-                route_missing = err.status in (405, 501) or (
-                    err.status == 404 and err.problem.mentions("route"))
+                route_missing = err.status in (405, 501) or (err.status == 404 and err.problem.mentions("route"))
                 if not route_missing:
                     raise
                 self.capabilities.v3_unschedule_cancelation = False
             else:
                 self.capabilities.v3_unschedule_cancelation = True
-                return self._parsed("subscription", "POST", path,
-                                    lambda: SubscriptionSummary.from_v3(reply))
-        self._fallback(f"subscription {subscription_id}: continue through v1 (no v3 unschedule-cancelation)",
-                       path_used="v1", operation="continue_subscription")
+                return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v3(reply))
+        self._fallback(
+            f"subscription {subscription_id}: continue through v1 (no v3 unschedule-cancelation)",
+            path_used="v1",
+            operation="continue_subscription",
+        )
         path = f"/api/v1/subscriptions/{subscription_id}/unschedule-cancelation"
         reply = self._post(path)
-        return self._parsed("subscription", "POST", path,
-                            lambda: SubscriptionSummary.from_v1(reply))
+        return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v1(reply))
 
     def restore_subscription(self, subscription_id: str) -> SubscriptionSummary:
         """v1 ``restore``: continue a canceled subscription and drop any scheduled successor."""
         path = f"/api/v1/subscriptions/{subscription_id}/restore"
         reply = self._post(path)
-        return self._parsed("subscription", "POST", path,
-                            lambda: SubscriptionSummary.from_v1(reply))
+        return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v1(reply))
 
     # -- usage ---------------------------------------------------------------------------------
 
@@ -755,24 +823,37 @@ class OpenMeterClient:
             return 0
         path = "/api/v1/events"
         if batch:
-            self._expect_accepted(self.request("POST", path, json_body=[e.cloudevent() for e in events],
-                                               content_type="application/cloudevents-batch+json"), path)
+            self._expect_accepted(
+                self.request(
+                    "POST",
+                    path,
+                    json_body=[e.cloudevent() for e in events],
+                    content_type="application/cloudevents-batch+json",
+                ),
+                path,
+            )
         else:
             for event in events:
-                self._expect_accepted(self.request("POST", path, json_body=event.cloudevent(),
-                                                   content_type="application/cloudevents+json"), path)
+                self._expect_accepted(
+                    self.request(
+                        "POST", path, json_body=event.cloudevent(), content_type="application/cloudevents+json"
+                    ),
+                    path,
+                )
         return len(events)
 
     @staticmethod
     def _expect_accepted(reply: Reply, path: str) -> None:
         if reply.status not in (200, 202, 204):
-            raise OpenMeterResponseError(f"POST {path}: expected 204 or 202, got {reply.status}",
-                                         method="POST", path=path, status=reply.status)
+            raise OpenMeterResponseError(
+                f"POST {path}: expected 204 or 202, got {reply.status}", method="POST", path=path, status=reply.status
+            )
 
     # -- invoices ------------------------------------------------------------------------------
 
-    def list_invoices(self, customer_id: str, include_deleted: bool = False,
-                      statuses: Sequence[str] | None = None) -> list[Invoice]:
+    def list_invoices(
+        self, customer_id: str, include_deleted: bool = False, statuses: Sequence[str] | None = None
+    ) -> list[Invoice]:
         """Every invoice of the customer, lines expanded (v1; the only API with gathering invoices)."""
         path = "/api/v1/billing/invoices"
         params: list[tuple[str, str | int]] = [("customers", customer_id), ("expand", "lines")]
@@ -783,8 +864,9 @@ class OpenMeterClient:
         rows = self._v1_pages(path, params)
         swap = self.swap_v1_line_ids
         return [
-            self._parsed("invoice", "GET", path,
-                         functools.partial(Invoice.from_v1, r, f"items[{i}]", swap_subscription_ids=swap))
+            self._parsed(
+                "invoice", "GET", path, functools.partial(Invoice.from_v1, r, f"items[{i}]", swap_subscription_ids=swap)
+            )
             for i, r in enumerate(rows)
         ]
 
@@ -795,8 +877,7 @@ class OpenMeterClient:
             params.append(("includeDeletedLines", "true"))
         body = self._get(path, params)
         swap = self.swap_v1_line_ids
-        return self._parsed("invoice", "GET", path,
-                            lambda: Invoice.from_v1(body, swap_subscription_ids=swap))
+        return self._parsed("invoice", "GET", path, lambda: Invoice.from_v1(body, swap_subscription_ids=swap))
 
     def gathering_invoice(self, customer_id: str, currency: str) -> Invoice | None:
         """The customer's live gathering invoice in ``currency`` (None when there is none)."""
@@ -805,8 +886,9 @@ class OpenMeterClient:
                 return invoice
         return None
 
-    def invoice_pending_lines(self, customer_id: str, as_of: datetime | None = None, *,
-                              progressive: bool | None = None) -> list[Invoice]:
+    def invoice_pending_lines(
+        self, customer_id: str, as_of: datetime | None = None, *, progressive: bool | None = None
+    ) -> list[Invoice]:
         """v1 ``POST /billing/invoices/invoice``; nothing due (``invoice_create_no_lines``) is ``[]``.
 
         ``progressive`` sends ``progressiveBillingOverride`` (None: the billing profile decides)."""
@@ -823,10 +905,15 @@ class OpenMeterClient:
                 return []
             raise
         swap = self.swap_v1_line_ids
-        return self._parsed("invoice list", "POST", path, lambda: [
-            Invoice.from_v1(r, f"[{i}]", swap_subscription_ids=swap)
-            for i, r in enumerate(reply if isinstance(reply, list) else p.items(p.obj(reply), "items"))
-        ])
+        return self._parsed(
+            "invoice list",
+            "POST",
+            path,
+            lambda: [
+                Invoice.from_v1(r, f"[{i}]", swap_subscription_ids=swap)
+                for i, r in enumerate(reply if isinstance(reply, list) else p.items(p.obj(reply), "items"))
+            ],
+        )
 
     # -- charges -------------------------------------------------------------------------------
 
@@ -838,8 +925,10 @@ class OpenMeterClient:
             params.append(("filter[status][oeq]", ",".join(CHARGE_STATUSES_ALL)))
         params.append(("sort", "service_period.from"))
         rows = self._v3_pages(path, params)
-        return [self._parsed("charge", "GET", path, functools.partial(Charge.from_v3, r, f"data[{i}]"))
-                for i, r in enumerate(rows)]
+        return [
+            self._parsed("charge", "GET", path, functools.partial(Charge.from_v3, r, f"data[{i}]"))
+            for i, r in enumerate(rows)
+        ]
 
 
 __all__ = ["CHARGE_STATUSES_ALL", "Capabilities", "OpenMeterClient", "OpenMeterError", "Reply"]

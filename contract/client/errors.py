@@ -110,8 +110,7 @@ class Problem:
         if text in self.detail or text in self.title or text in self.body:
             return True
         return any(
-            text in (issue.field or "") or text in issue.message or text in (issue.code or "")
-            for issue in self.issues
+            text in (issue.field or "") or text in issue.message or text in (issue.code or "") for issue in self.issues
         )
 
     def summary(self) -> str:
@@ -121,7 +120,7 @@ class Problem:
         text = title
         if detail and detail != title:
             if title and detail.startswith(title):  # v3 repeats the title: "Bad Request: Bad Request: …"
-                detail = detail[len(title):].lstrip(" :")
+                detail = detail[len(title) :].lstrip(" :")
             text = f"{title}: {detail}" if title else detail
         if self.codes:
             text += f" [code: {', '.join(self.codes)}]"

@@ -61,8 +61,7 @@ class TierInput:
             raise ValueError("a tier needs a unit amount, a flat amount, or both")
 
     @classmethod
-    def of(cls, *, up_to: Amount | None = None, unit: Amount | None = None,
-           flat: Amount | None = None) -> TierInput:
+    def of(cls, *, up_to: Amount | None = None, unit: Amount | None = None, flat: Amount | None = None) -> TierInput:
         """Build a tier from strings or numbers: ``TierInput.of(up_to="100", unit="0.10")``."""
         return cls(_dec(up_to, "tier up_to"), _dec(unit, "tier unit amount"), _dec(flat, "tier flat amount"))
 
@@ -78,9 +77,11 @@ class TierInput:
 
     def v1(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "flatPrice": None if self.flat_amount is None
+            "flatPrice": None
+            if self.flat_amount is None
             else {"type": "flat", "amount": format_numeric(self.flat_amount)},
-            "unitPrice": None if self.unit_amount is None
+            "unitPrice": None
+            if self.unit_amount is None
             else {"type": "unit", "amount": format_numeric(self.unit_amount)},
         }
         if self.up_to is not None:
@@ -214,8 +215,12 @@ class PhaseInput:
         return body
 
     def v1(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "duration": self.duration,
-                "rateCards": [rc.v1() for rc in self.rate_cards]}
+        return {
+            "key": self.key,
+            "name": self.name,
+            "duration": self.duration,
+            "rateCards": [rc.v1() for rc in self.rate_cards],
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -282,12 +282,8 @@ class PriceView:
             tiers.append(
                 PriceTierView(
                     up_to=None if up_to is None else p.to_decimal(up_to, p.join(tpath, "up_to")),
-                    unit_amount=(
-                        None if unit is None else p.opt_decimal(p.obj(unit, tpath), "amount", tpath)
-                    ),
-                    flat_amount=(
-                        None if flat is None else p.opt_decimal(p.obj(flat, tpath), "amount", tpath)
-                    ),
+                    unit_amount=(None if unit is None else p.opt_decimal(p.obj(unit, tpath), "amount", tpath)),
+                    flat_amount=(None if flat is None else p.opt_decimal(p.obj(flat, tpath), "amount", tpath)),
                 )
             )
         term = p.opt_str(d, "paymentTerm", path) or p.opt_str(d, "payment_term", path) or payment_term
@@ -315,13 +311,11 @@ class PriceView:
             amount=self.amount if self.amount is not None else Decimal(0),
             payment_term=term,
             mode=self.mode,
-            tiers=tuple(Tier(up_to=t.up_to, flat_amount=t.flat_amount, unit_amount=t.unit_amount)
-                        for t in self.tiers),
+            tiers=tuple(Tier(up_to=t.up_to, flat_amount=t.flat_amount, unit_amount=t.unit_amount) for t in self.tiers),
         )
 
 
-def _opt_price(data: Mapping[str, Any], key: str, path: str, payment_term: str | None = None
-               ) -> PriceView | None:
+def _opt_price(data: Mapping[str, Any], key: str, path: str, payment_term: str | None = None) -> PriceView | None:
     value = data.get(key)
     if value is None:
         return None
@@ -390,8 +384,14 @@ class Plan:
                         price=_opt_price(rc, "price", rpath, term),
                     )
                 )
-            phases.append(PlanPhase(key=p.req_str(ph, "key", path), name=p.opt_str(ph, "name", path) or "",
-                                    duration=p.opt_str(ph, "duration", path), rate_cards=tuple(cards)))
+            phases.append(
+                PlanPhase(
+                    key=p.req_str(ph, "key", path),
+                    name=p.opt_str(ph, "name", path) or "",
+                    duration=p.opt_str(ph, "duration", path),
+                    rate_cards=tuple(cards),
+                )
+            )
         return cls(
             id=p.req_str(d, "id"),
             key=p.req_str(d, "key"),
@@ -430,8 +430,14 @@ class Plan:
                         price=price,
                     )
                 )
-            phases.append(PlanPhase(key=p.req_str(ph, "key", path), name=p.opt_str(ph, "name", path) or "",
-                                    duration=p.opt_str(ph, "duration", path), rate_cards=tuple(cards)))
+            phases.append(
+                PlanPhase(
+                    key=p.req_str(ph, "key", path),
+                    name=p.opt_str(ph, "name", path) or "",
+                    duration=p.opt_str(ph, "duration", path),
+                    rate_cards=tuple(cards),
+                )
+            )
         pro_rating = p.opt_obj(d, "proRatingConfig")
         return cls(
             id=p.req_str(d, "id"),
@@ -689,8 +695,7 @@ class SubscriptionView:
             plan_id=p.opt_str(plan, "id", "plan"),
             plan_key=p.opt_str(plan, "key", "plan"),
             plan_version=p.opt_int(plan, "version", "plan"),
-            current_aligned_billing_period=p.opt_period(
-                alignment, "currentAlignedBillingPeriod", "alignment"),
+            current_aligned_billing_period=p.opt_period(alignment, "currentAlignedBillingPeriod", "alignment"),
             created_at=p.opt_time(d, "createdAt"),
             updated_at=p.opt_time(d, "updatedAt"),
         )
@@ -807,8 +812,7 @@ class Invoice:
         details = p.opt_obj(d, "statusDetails", path) or {}
         dpath = p.join(path, "statusDetails")
         lines = tuple(
-            InvoiceLine.from_v1(line, p.join(p.join(path, "lines"), i),
-                                swap_subscription_ids=swap_subscription_ids)
+            InvoiceLine.from_v1(line, p.join(p.join(path, "lines"), i), swap_subscription_ids=swap_subscription_ids)
             for i, line in enumerate(p.items(d, "lines", path))
         )
         return cls(

@@ -216,8 +216,7 @@ class ResponseValidator:
         """The documents the server itself serves; a file fallback (if given) for one it does not."""
         docs: dict[str, _Document | None] = {}
         notes: list[str] = []
-        apis: tuple[tuple[Literal["v1", "v3"], str | Path | None], ...] = (
-            ("v1", v1_fallback), ("v3", v3_fallback))
+        apis: tuple[tuple[Literal["v1", "v3"], str | Path | None], ...] = (("v1", v1_fallback), ("v3", v3_fallback))
         for api, fallback in apis:
             server_url = "/" if api == "v1" else _V3_PREFIX
             served = client.openapi_document(api)
@@ -249,17 +248,22 @@ class ResponseValidator:
 
     # -- validation --------------------------------------------------------------------------
 
-    def validate(self, method: str, url: str, status: int, body: Any, *,
-                 content_type: str | None = None) -> list[Finding]:
+    def validate(
+        self, method: str, url: str, status: int, body: Any, *, content_type: str | None = None
+    ) -> list[Finding]:
         """Findings for one response (``body`` parsed JSON, ``""``/None when empty)."""
         try:
             return self._validate(method.upper(), url, status, body, content_type)
         except Exception as err:  # the validator must never break a run
-            return [Finding(FindingKind.SCHEMA, f"{method.upper()} {urlsplit(url).path} -> {status}: "
-                            f"response could not be validated ({type(err).__name__}: {err})")]
+            return [
+                Finding(
+                    FindingKind.SCHEMA,
+                    f"{method.upper()} {urlsplit(url).path} -> {status}: "
+                    f"response could not be validated ({type(err).__name__}: {err})",
+                )
+            ]
 
-    def _validate(self, method: str, url: str, status: int, body: Any,
-                  content_type: str | None) -> list[Finding]:
+    def _validate(self, method: str, url: str, status: int, body: Any, content_type: str | None) -> list[Finding]:
         from openapi_core.templating.paths.exceptions import PathError
         from openapi_core.templating.responses.exceptions import ResponseNotFound
 
@@ -290,9 +294,14 @@ class ResponseValidator:
             self.skipped += 1
             return []
         except ResponseNotFound:
-            return [Finding(FindingKind.SCHEMA,
-                            f"{where}: status {status} is not documented for this operation",
-                            field="status", actual=str(status))]
+            return [
+                Finding(
+                    FindingKind.SCHEMA,
+                    f"{where}: status {status} is not documented for this operation",
+                    field="status",
+                    actual=str(status),
+                )
+            ]
         except Exception as err:
             return self._findings(where, err)
         return []
@@ -320,8 +329,7 @@ class ResponseValidator:
             if not messages:
                 continue
             label = field or "<body>"
-            findings.append(Finding(FindingKind.SCHEMA, f"{where}: {label}: {'; '.join(messages)}",
-                                    field=label))
+            findings.append(Finding(FindingKind.SCHEMA, f"{where}: {label}: {'; '.join(messages)}", field=label))
         if len(findings) > _MAX_FINDINGS_PER_RESPONSE:
             more = len(findings) - _MAX_FINDINGS_PER_RESPONSE
             findings = findings[:_MAX_FINDINGS_PER_RESPONSE]

@@ -51,9 +51,11 @@ def _when(ts: datetime | None) -> str:
 def format_match(match: SignatureMatch) -> str:
     """One line: severity, signature, upstream issue, subscription, unique id, attempts, first, last."""
     severity = "CONCLUSIVE" if match.conclusive else "transient"
-    return (f"{severity:<10}  {match.signature.id:<28}  issue={match.signature.upstream or '-'}  "
-            f"subscription={match.subscription_id or '-'}  unique_id={match.unique_id or '-'}  "
-            f"attempts={match.attempts}  first={_when(match.first)}  last={_when(match.last)}")
+    return (
+        f"{severity:<10}  {match.signature.id:<28}  issue={match.signature.upstream or '-'}  "
+        f"subscription={match.subscription_id or '-'}  unique_id={match.unique_id or '-'}  "
+        f"attempts={match.attempts}  first={_when(match.first)}  last={_when(match.last)}"
+    )
 
 
 @click.group(name="logs")
@@ -63,8 +65,13 @@ def logs() -> None:
 
 @logs.command(name="scan")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
-              help="Only matches attributed to this subscription (repeatable).")
+@click.option(
+    "--subscription",
+    "subscriptions",
+    multiple=True,
+    metavar="ID",
+    help="Only matches attributed to this subscription (repeatable).",
+)
 def scan_command(files: tuple[str, ...], subscriptions: tuple[str, ...]) -> int:
     """Find known failure signatures (e.g. openmeter#4412's duplicate unique id) in log FILEs.
 
@@ -77,9 +84,7 @@ def scan_command(files: tuple[str, ...], subscriptions: tuple[str, ...]) -> int:
         click.echo(format_match(match))
     conclusive = [m for m in matches if m.conclusive]
     if conclusive:
-        click.echo(f"{len(conclusive)} conclusive of {len(matches)} matches in {len(records)} log records",
-                   err=True)
+        click.echo(f"{len(conclusive)} conclusive of {len(matches)} matches in {len(records)} log records", err=True)
         return EXIT_DISAGREE
-    click.echo(f"no known failure signature ({len(matches)} transient matches in {len(records)} log records)",
-               err=True)
+    click.echo(f"no known failure signature ({len(matches)} transient matches in {len(records)} log records)", err=True)
     return EXIT_OK

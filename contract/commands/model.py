@@ -64,9 +64,14 @@ def model() -> None:
 
 @model.command("check")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--behaviour", "behaviour_name", default=Behaviour.HEAD.value, show_default=True,
-              type=click.Choice(_BEHAVIOURS, case_sensitive=False),
-              help="head: OpenMeter HEAD; issue-4412: the loader of the #4412 window.")
+@click.option(
+    "--behaviour",
+    "behaviour_name",
+    default=Behaviour.HEAD.value,
+    show_default=True,
+    type=click.Choice(_BEHAVIOURS, case_sensitive=False),
+    help="head: OpenMeter HEAD; issue-4412: the loader of the #4412 window.",
+)
 def check(paths: tuple[str, ...], behaviour_name: str) -> int:
     """Run oracle cases (files or folders) through the reference engine."""
     behaviour = _behaviour(behaviour_name)
@@ -83,8 +88,9 @@ def check(paths: tuple[str, ...], behaviour_name: str) -> int:
             for finding in result.findings:
                 click.echo(f"      {finding_text(finding)}")
     passed = len(cases) - failed
-    click.echo(f"{len(cases)} case(s): {passed} passed, {failed} failed "
-               f"(behaviour {behaviour.value}, {total_ms:.0f} ms)")
+    click.echo(
+        f"{len(cases)} case(s): {passed} passed, {failed} failed (behaviour {behaviour.value}, {total_ms:.0f} ms)"
+    )
     return EXIT_OK if failed == 0 else EXIT_DISAGREE
 
 
@@ -94,8 +100,18 @@ def _period(p: object) -> str:
 
 def _artifact_table(title: str, items: tuple[Artifact, ...]) -> Table:
     table = Table(title=title, show_lines=False)
-    for col in ("id", "backend", "status", "service period", "full service period", "billing period",
-                "invoice at", "amount", "mirror", "object id"):
+    for col in (
+        "id",
+        "backend",
+        "status",
+        "service period",
+        "full service period",
+        "billing period",
+        "invoice at",
+        "amount",
+        "mirror",
+        "object id",
+    ):
         table.add_column(col, overflow="fold")
     for a in items:
         mirror = ""
@@ -110,23 +126,34 @@ def _artifact_table(title: str, items: tuple[Artifact, ...]) -> Table:
         sp = _period(a.service_period)
         if a.group_service_period is not None:
             sp += f" (group {_period(a.group_service_period)})"
-        table.add_row(a.id, a.backend.value, a.status or "", sp, _period(a.full_service_period),
-                      _period(a.billing_period), show(a.invoice_at), amount, mirror, a.object_id or "")
+        table.add_row(
+            a.id,
+            a.backend.value,
+            a.status or "",
+            sp,
+            _period(a.full_service_period),
+            _period(a.billing_period),
+            show(a.invoice_at),
+            amount,
+            mirror,
+            a.object_id or "",
+        )
     return table
 
 
 def _render(console: Console, result: CaseResult, index: int, snapshot: Snapshot) -> None:
     outcome = result.steps[index]
-    console.print(f"[bold]{result.case.id}[/bold] after {outcome.step.label} "
-                  f"(behaviour {result.behaviour.value})")
+    console.print(f"[bold]{result.case.id}[/bold] after {outcome.step.label} (behaviour {result.behaviour.value})")
     if snapshot.error:
         console.print(f"[red]sync error:[/red] {snapshot.error}")
     console.print(_artifact_table("items", snapshot.items))
     if snapshot.deleted_charges:
         console.print(_artifact_table("deleted charges", snapshot.deleted_charges))
     for line in snapshot.invoiced:
-        console.print(f"invoiced: {line.id} {_period(line.service_period)} "
-                      f"invoice_at {show(line.invoice_at)} amount {format_money(line.amount)}")
+        console.print(
+            f"invoiced: {line.id} {_period(line.service_period)} "
+            f"invoice_at {show(line.invoice_at)} amount {format_money(line.amount)}"
+        )
     console.print(f"gathering invoice: {'yes' if snapshot.gathering_invoice_exists else 'no'}")
     if snapshot.sync_state is not None:
         nxt = show(snapshot.sync_state.next_sync_after)
@@ -134,8 +161,10 @@ def _render(console: Console, result: CaseResult, index: int, snapshot: Snapshot
         console.print(f"sync state: has_billables={billables} next_sync_after={nxt}")
     if snapshot.operations is not None:
         ops = snapshot.operations
-        console.print(f"operations: create={ops.create} delete={ops.delete} shrink={ops.shrink} "
-                      f"extend={ops.extend} prorate={ops.prorate}")
+        console.print(
+            f"operations: create={ops.create} delete={ops.delete} shrink={ops.shrink} "
+            f"extend={ops.extend} prorate={ops.prorate}"
+        )
     for finding in outcome.findings:
         console.print(f"[yellow]finding[/yellow] {finding_text(finding)}", markup=True, highlight=False)
 
@@ -143,8 +172,13 @@ def _render(console: Console, result: CaseResult, index: int, snapshot: Snapshot
 @model.command("show")
 @click.argument("case_path", metavar="CASE")
 @click.option("--step", "step", type=int, required=True, help="Show the state after this step (1-based).")
-@click.option("--behaviour", "behaviour_name", default=Behaviour.HEAD.value, show_default=True,
-              type=click.Choice(_BEHAVIOURS, case_sensitive=False))
+@click.option(
+    "--behaviour",
+    "behaviour_name",
+    default=Behaviour.HEAD.value,
+    show_default=True,
+    type=click.Choice(_BEHAVIOURS, case_sensitive=False),
+)
 def show_case(case_path: str, step: int, behaviour_name: str) -> int:
     """Show the engine's artifacts after step N of an oracle case."""
     behaviour = _behaviour(behaviour_name)
@@ -153,8 +187,7 @@ def show_case(case_path: str, step: int, behaviour_name: str) -> int:
         raise InputError("no such case file", file=case_path)
     case = load_case(path)
     if not 1 <= step <= len(case.steps):
-        raise InputError(f"the case has steps 1..{len(case.steps)}, not {step}", file=case_path,
-                         field="--step")
+        raise InputError(f"the case has steps 1..{len(case.steps)}, not {step}", file=case_path, field="--step")
     result = run_case(case, behaviour, until_step=step)
     outcome = result.steps[step - 1]
     snapshot = outcome.snapshot

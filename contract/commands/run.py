@@ -99,9 +99,7 @@ def _poll(deadline: float) -> PollPolicy:
     help="attach to this OpenMeter (default $OPENMETER_URL / $OPENMETER_ADDRESS; "
     "without one the compose stack is booted with Docker)",
 )
-@click.option(
-    "--worker-logs", help="billing-worker log: file, folder or cmd:<command> ($OPENMETER_WORKER_LOGS)"
-)
+@click.option("--worker-logs", help="billing-worker log: file, folder or cmd:<command> ($OPENMETER_WORKER_LOGS)")
 @click.option("--openmeter-postgres", help="Postgres DSN for the sync-state table ($OPENMETER_POSTGRES)")
 @click.option(
     "--force-sync-command",
@@ -129,9 +127,7 @@ def _poll(deadline: float) -> PollPolicy:
     help="run against the offline fake OpenMeter "
     "playing the engine's BEHAVIOUR (head or issue-4412): not evidence about OpenMeter",
 )
-@click.option(
-    "--report-md", type=click.Path(dir_okay=False), help="write a Markdown report (for a GitHub issue)"
-)
+@click.option("--report-md", type=click.Path(dir_okay=False), help="write a Markdown report (for a GitHub issue)")
 @click.option("--junit", type=click.Path(dir_okay=False), help="write JUnit XML")
 @click.option(
     "--record",
@@ -139,9 +135,7 @@ def _poll(deadline: float) -> PollPolicy:
     help="record every HTTP exchange to this JSON-lines file (secrets masked), for omcontract replay",
 )
 @click.option("-k", "k", help="select scenarios by id substring expression (e.g. '4412 and not credit')")
-@click.option(
-    "--deadline", type=float, default=30.0, show_default=True, help="seconds to wait for each step's sync"
-)
+@click.option("--deadline", type=float, default=30.0, show_default=True, help="seconds to wait for each step's sync")
 @click.option("-q", "--quiet", is_flag=True, help="no progress lines while waiting")
 def run(
     scenarios: tuple[str, ...],
@@ -233,9 +227,7 @@ def replay(
     if not path.suffix:
         path = Path(scenarios_dir) / f"{ref}.yaml"
     if not path.exists():
-        raise InputError(
-            f"scenario {ref!r} not found (looked for {path}); pass --scenario FILE", file=recording
-        )
+        raise InputError(f"scenario {ref!r} not found (looked for {path}); pass --scenario FILE", file=recording)
     scenario = load_scenario(path)
     with session:
         result = _run_all(session, [scenario], run_id=session.recording.run_id)
@@ -267,9 +259,7 @@ def _artifact_table(title: str, scenario: Scenario, result: ScenarioResult, step
             mirror,
         )
     for a in snap.deleted_charges:
-        table.add_row(
-            name(a.id), a.backend.value, "deleted", str(a.service_period), format_time(a.invoice_at), "-"
-        )
+        table.add_row(name(a.id), a.backend.value, "deleted", str(a.service_period), format_time(a.invoice_at), "-")
     if not snap.items and not snap.deleted_charges:
         table.add_row("(nothing)", "", "", "", "", "")
     table.caption = "gathering invoice: " + ("yes" if snap.gathering_invoice_exists else "none")
@@ -287,11 +277,7 @@ def explain(scenario: str, behaviour: str) -> int:
     """
     chosen = load_scenario(scenario)
     mode = _behaviour(behaviour)
-    config = (
-        "cti"
-        if chosen.requires.credit_then_invoice
-        else ("no-cti" if chosen.requires.credits else "no-credits")
-    )
+    config = "cti" if chosen.requires.credit_then_invoice else ("no-cti" if chosen.requires.credits else "no-credits")
     session = open_offline(mode, config_name=config)
     session.env.behaviour = mode  # predictions in the chosen behaviour
     with session:

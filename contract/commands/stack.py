@@ -35,8 +35,7 @@ _DOWN_TIMEOUT_S = 180.0
 def _driver_for(project: str, compose_dir: str | None) -> compose_mod.TestcontainersDriver:
     compose_mod.require_docker()
     folder = compose_mod.find_compose_dir(None if compose_dir is None else Path(compose_dir))
-    return compose_mod.TestcontainersDriver(folder, [compose_mod.COMPOSE_FILE],
-                                            compose_mod.valid_project_name(project))
+    return compose_mod.TestcontainersDriver(folder, [compose_mod.COMPOSE_FILE], compose_mod.valid_project_name(project))
 
 
 def format_record(record: LogRecord) -> str:
@@ -57,22 +56,44 @@ def stack() -> None:
 
 
 @stack.command(name="up")
-@click.option("--variant", type=click.Choice(VARIANTS), default="cti", show_default=True,
-              help="Config: credit_then_invoice on (cti), credits on but cti off, or credits off.")
-@click.option("--image-tag", default=None, metavar="TAG",
-              help="ghcr.io/openmeterio/openmeter tag [env OPENMETER_IMAGE_TAG; default v1.0.0-beta.228].")
-@click.option("--boot-timeout", type=float, default=None, metavar="SECONDS",
-              help="Deadline for pulling, starting and health of every service [default 300].")
+@click.option(
+    "--variant",
+    type=click.Choice(VARIANTS),
+    default="cti",
+    show_default=True,
+    help="Config: credit_then_invoice on (cti), credits on but cti off, or credits off.",
+)
+@click.option(
+    "--image-tag",
+    default=None,
+    metavar="TAG",
+    help="ghcr.io/openmeterio/openmeter tag [env OPENMETER_IMAGE_TAG; default v1.0.0-beta.228].",
+)
+@click.option(
+    "--boot-timeout",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Deadline for pulling, starting and health of every service [default 300].",
+)
 @click.option("--keep-on-failure", is_flag=True, help="Leave a stack that failed to boot for inspection.")
 @click.option("--compose-dir", default=None, metavar="DIR", help="Folder with the compose files.")
-def up_command(variant: str, image_tag: str | None, boot_timeout: float | None, keep_on_failure: bool,
-               compose_dir: str | None) -> int:
+def up_command(
+    variant: str, image_tag: str | None, boot_timeout: float | None, keep_on_failure: bool, compose_dir: str | None
+) -> int:
     """Boot OpenMeter with compose and keep it running; print how to attach to it."""
     # Only the image tag comes from the environment: URL, logs and DSN of another OpenMeter must not
     # leak into the fresh stack.
     env = {k: v for k, v in os.environ.items() if k == "OPENMETER_IMAGE_TAG"}
-    options = StackOptions.from_env(env, variant=variant, image_tag=image_tag, boot_timeout=boot_timeout,
-                                    keep_on_failure=keep_on_failure, compose_dir=compose_dir, keep_stack=True)
+    options = StackOptions.from_env(
+        env,
+        variant=variant,
+        image_tag=image_tag,
+        boot_timeout=boot_timeout,
+        keep_on_failure=keep_on_failure,
+        compose_dir=compose_dir,
+        keep_stack=True,
+    )
     handle = boot(options, progress=lambda line: click.echo(line, err=True))
     version = handle.version.get("version", "?")
     click.echo(f"# OpenMeter {version} is up: compose project {handle.project}, variant {options.variant}")
@@ -96,26 +117,41 @@ def down_command(project: str, compose_dir: str | None) -> int:
 
 @stack.command(name="logs")
 @click.option("--project", default=None, help="Compose project whose billing worker to read.")
-@click.option("--service", default=compose_mod.BILLING_WORKER, show_default=True,
-              help="Compose service (with --project).")
-@click.option("--worker-logs", default=None, metavar="SRC",
-              help="File, folder or cmd:<command> [env OPENMETER_WORKER_LOGS].")
-@click.option("--subscription", "subscriptions", multiple=True, metavar="ID",
-              help="Only lines about this subscription (repeatable).")
+@click.option(
+    "--service", default=compose_mod.BILLING_WORKER, show_default=True, help="Compose service (with --project)."
+)
+@click.option(
+    "--worker-logs", default=None, metavar="SRC", help="File, folder or cmd:<command> [env OPENMETER_WORKER_LOGS]."
+)
+@click.option(
+    "--subscription",
+    "subscriptions",
+    multiple=True,
+    metavar="ID",
+    help="Only lines about this subscription (repeatable).",
+)
 @click.option("--raw", is_flag=True, help="Print the lines as written instead of a compact view.")
 @click.option("--compose-dir", default=None, metavar="DIR", help="Folder with the compose files.")
-def logs_command(project: str | None, service: str, worker_logs: str | None, subscriptions: tuple[str, ...],
-                 raw: bool, compose_dir: str | None) -> int:
+def logs_command(
+    project: str | None,
+    service: str,
+    worker_logs: str | None,
+    subscriptions: tuple[str, ...],
+    raw: bool,
+    compose_dir: str | None,
+) -> int:
     """Print worker log records, optionally only those of some subscriptions."""
     if project is not None:
         driver = _driver_for(project, compose_dir)
-        source = LogSource.from_callable(f"compose:{project}/{service}",
-                                         lambda: driver.logs(service, _COMPOSE_TIMEOUT_S))
+        source = LogSource.from_callable(
+            f"compose:{project}/{service}", lambda: driver.logs(service, _COMPOSE_TIMEOUT_S)
+        )
     else:
         spec = StackOptions.from_env(worker_logs=worker_logs).worker_logs
         if spec is None:
-            raise InputError("give --project P or --worker-logs SRC (or set OPENMETER_WORKER_LOGS)",
-                             field="worker_logs")
+            raise InputError(
+                "give --project P or --worker-logs SRC (or set OPENMETER_WORKER_LOGS)", field="worker_logs"
+            )
         source = LogSource.from_spec(spec)
     wanted = set(subscriptions)
     shown = 0
@@ -135,8 +171,13 @@ def logs_command(project: str | None, service: str, worker_logs: str | None, sub
 @click.option("--postgres", "postgres_dsn", default=None, metavar="DSN", help="[env OPENMETER_POSTGRES]")
 @click.option("--project", default=None, help="Compose project to list.")
 @click.option("--compose-dir", default=None, metavar="DIR", help="Folder with the compose files.")
-def status_command(openmeter_url: str | None, worker_logs: str | None, postgres_dsn: str | None,
-                   project: str | None, compose_dir: str | None) -> int:
+def status_command(
+    openmeter_url: str | None,
+    worker_logs: str | None,
+    postgres_dsn: str | None,
+    project: str | None,
+    compose_dir: str | None,
+) -> int:
     """Say what answers: OpenMeter's /version, its worker logs and database, compose services."""
     options = StackOptions.from_env(url=openmeter_url, worker_logs=worker_logs, postgres_dsn=postgres_dsn)
     if options.url is None and project is None:

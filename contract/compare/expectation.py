@@ -86,16 +86,36 @@ class ExpectedSyncState:
 
 #: Field names :meth:`Expectation.from_snapshot` understands ("ids" are always compared).
 SNAPSHOT_FIELDS: tuple[str, ...] = (
-    "backend", "service_period", "full_service_period", "billing_period", "invoice_at", "amount",
-    "amount_before_proration", "status", "status_class", "mirror", "mirror.service_period",
-    "mirror.billing_period", "mirror.invoice_at", "mirror.amount", "group_service_period",
-    "phase_id", "item_id", "name",
+    "backend",
+    "service_period",
+    "full_service_period",
+    "billing_period",
+    "invoice_at",
+    "amount",
+    "amount_before_proration",
+    "status",
+    "status_class",
+    "mirror",
+    "mirror.service_period",
+    "mirror.billing_period",
+    "mirror.invoice_at",
+    "mirror.amount",
+    "group_service_period",
+    "phase_id",
+    "item_id",
+    "name",
 )
 
 #: A sensible default for comparing an engine prediction with OpenMeter.
 DEFAULT_LIVE_FIELDS: tuple[str, ...] = (
-    "backend", "service_period", "billing_period", "invoice_at", "status_class", "mirror",
-    "mirror.service_period", "mirror.invoice_at",
+    "backend",
+    "service_period",
+    "billing_period",
+    "invoice_at",
+    "status_class",
+    "mirror",
+    "mirror.service_period",
+    "mirror.invoice_at",
 )
 
 
@@ -116,10 +136,18 @@ class Expectation:
     error: str | None = None  # substring of the expected sync error; None: no error may occur
 
     @classmethod
-    def from_snapshot(cls, snapshot: Snapshot, fields: Iterable[str] = DEFAULT_LIVE_FIELDS, *,
-                      partial: Partial = Partial.NONE, deleted: bool = True, gathering: bool = True,
-                      sync_state: bool = False, operations: bool = False,
-                      invoiced: bool = False) -> Expectation:
+    def from_snapshot(
+        cls,
+        snapshot: Snapshot,
+        fields: Iterable[str] = DEFAULT_LIVE_FIELDS,
+        *,
+        partial: Partial = Partial.NONE,
+        deleted: bool = True,
+        gathering: bool = True,
+        sync_state: bool = False,
+        operations: bool = False,
+        invoiced: bool = False,
+    ) -> Expectation:
         """An expectation that ``snapshot`` (typically the engine's prediction) satisfies itself,
         comparing only ``fields`` (names from :data:`SNAPSHOT_FIELDS`; ``-`` may stand for ``_``).
 
@@ -130,17 +158,18 @@ class Expectation:
         chosen = {f.replace("-", "_") for f in fields}
         unknown = sorted(chosen - set(SNAPSHOT_FIELDS))
         if unknown:
-            raise ValueError(f"unknown snapshot field(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(SNAPSHOT_FIELDS)}")
+            raise ValueError(f"unknown snapshot field(s) {', '.join(unknown)}; valid: {', '.join(SNAPSHOT_FIELDS)}")
         state = snapshot.sync_state
         return cls(
             items=tuple(_expected_from_artifact(a, chosen) for a in snapshot.items),
             partial=partial,
             deleted_charges=tuple(_expected_from_artifact(a, chosen) for a in snapshot.deleted_charges)
-            if deleted else (),
+            if deleted
+            else (),
             no_gathering_invoice=(not snapshot.gathering_invoice_exists) if gathering else None,
             sync_state=ExpectedSyncState(state.has_billables, state.next_sync_after, True)
-            if sync_state and state is not None else None,
+            if sync_state and state is not None
+            else None,
             invoiced=tuple(_expected_invoiced(i) for i in snapshot.invoiced) if invoiced else None,
             operations=_counts(snapshot) if operations and snapshot.operations is not None else None,
             error=snapshot.error,
@@ -150,8 +179,13 @@ class Expectation:
 def _counts(snapshot: Snapshot) -> dict[str, int]:
     ops = snapshot.operations
     assert ops is not None
-    return {"create": ops.create, "delete": ops.delete, "shrink": ops.shrink, "extend": ops.extend,
-            "prorate": ops.prorate}
+    return {
+        "create": ops.create,
+        "delete": ops.delete,
+        "shrink": ops.shrink,
+        "extend": ops.extend,
+        "prorate": ops.prorate,
+    }
 
 
 def _expected_invoiced(line: InvoicedLine) -> ExpectedInvoiced:

@@ -39,8 +39,15 @@ from contract.model.targetstate import TargetItem
 from contract.model.time import Period, floor_second
 
 
-def new_charge(ws: Workspace, target: TargetItem, *, customer_id: str, currency: str,
-               settlement_mode: SettlementMode, pro_rating: bool) -> Charge:
+def new_charge(
+    ws: Workspace,
+    target: TargetItem,
+    *,
+    customer_id: str,
+    currency: str,
+    settlement_mode: SettlementMode,
+    pro_rating: bool,
+) -> Charge:
     """The charge intent sync creates for ``target`` (§1.7), status ``created``."""
     price = target.price
     return Charge(
@@ -116,18 +123,35 @@ def refresh_mirror(ws: Workspace, charge: Charge, *, legacy_unique_id: bool, new
     if existing is None:
         invoice = ws.gathering_invoice(charge.currency, create=True)
         assert invoice is not None
-        ws.put_line(InvoiceLine(
-            id=ws.new_id(), invoice_id=invoice.id, currency=charge.currency, name=charge.name,
-            engine=charge.backend_type, service_period=period, invoice_at=charge.invoice_at,
-            price=price, amount=price.amount if price.is_flat else None, subscription=sub,
-            child_unique_reference_id=charge.unique_reference_id if legacy_unique_id else None,
-            charge_id=charge.id, managed_by=charge.managed_by,
-        ))
+        ws.put_line(
+            InvoiceLine(
+                id=ws.new_id(),
+                invoice_id=invoice.id,
+                currency=charge.currency,
+                name=charge.name,
+                engine=charge.backend_type,
+                service_period=period,
+                invoice_at=charge.invoice_at,
+                price=price,
+                amount=price.amount if price.is_flat else None,
+                subscription=sub,
+                child_unique_reference_id=charge.unique_reference_id if legacy_unique_id else None,
+                charge_id=charge.id,
+                managed_by=charge.managed_by,
+            )
+        )
         return
-    ws.put_line(replace(
-        existing, name=charge.name, service_period=period, invoice_at=charge.invoice_at, price=price,
-        amount=price.amount if price.is_flat else None, subscription=sub,
-    ))
+    ws.put_line(
+        replace(
+            existing,
+            name=charge.name,
+            service_period=period,
+            invoice_at=charge.invoice_at,
+            price=price,
+            amount=price.amount if price.is_flat else None,
+            subscription=sub,
+        )
+    )
 
 
 def advance(charge: Charge, now: datetime) -> Charge:
@@ -146,8 +170,9 @@ def advance(charge: Charge, now: datetime) -> Charge:
     return charge if status == charge.status else replace(charge, status=status)
 
 
-def change_period(ws: Workspace, charge: Charge, target: TargetItem, *, now: datetime,
-                  legacy_unique_id: bool) -> Charge:
+def change_period(
+    ws: Workspace, charge: Charge, target: TargetItem, *, now: datetime, legacy_unique_id: bool
+) -> Charge:
     """A shrink or extend patch: ``{SP.to, FSP.to, BP.to, invoiceAt}`` from the target (§3.3).
 
     The charge keeps its id and its period starts; runs starting at or after the new end are
@@ -190,17 +215,16 @@ def _validate_period_patch(charge: Charge, target: TargetItem) -> None:
         if not new_sp > charge.service_period.start:
             errors.append("new service period to must be greater than existing service period from")
         if not new_fsp > charge.full_service_period.start:
-            errors.append("new full service period to must be greater than existing full service "
-                          "period from")
+            errors.append("new full service period to must be greater than existing full service period from")
         if not new_bp > charge.billing_period.start:
             errors.append("new billing period to must be greater than existing billing period from")
     else:
         if new_fsp < charge.full_service_period.start:
-            errors.append("new full service period to must be greater than or equal to existing full service "
-                          "period from")
+            errors.append(
+                "new full service period to must be greater than or equal to existing full service period from"
+            )
         if new_bp < charge.billing_period.start:
-            errors.append("new billing period to must be greater than or equal to existing billing "
-                          "period from")
+            errors.append("new billing period to must be greater than or equal to existing billing period from")
     if errors:
         raise SyncError(f"updating charges: charge[{charge.id}]: " + "; ".join(errors))
 
@@ -215,8 +239,7 @@ def _refresh_run_lines(ws: Workspace, charge: Charge) -> None:
             continue
         if charge.type is ChargeType.FLAT_FEE:
             price = mirror_price(charge) if charge.amount_after_proration else line.price
-            ws.put_line(replace(line, service_period=charge.service_period, price=price,
-                                amount=price.amount))
+            ws.put_line(replace(line, service_period=charge.service_period, price=price, amount=price.amount))
         elif line.service_period != run.service_period:
             ws.put_line(replace(line, service_period=run.service_period))
 
@@ -233,10 +256,26 @@ def delete_charge(ws: Workspace, charge: Charge) -> Charge:
     return deleted
 
 
-def create_charge(ws: Workspace, target: TargetItem, *, customer_id: str, currency: str,
-                  settlement_mode: SettlementMode, pro_rating: bool, legacy_unique_id: bool) -> Charge:
-    charge = ws.put_charge(new_charge(ws, target, customer_id=customer_id, currency=currency,
-                                      settlement_mode=settlement_mode, pro_rating=pro_rating))
+def create_charge(
+    ws: Workspace,
+    target: TargetItem,
+    *,
+    customer_id: str,
+    currency: str,
+    settlement_mode: SettlementMode,
+    pro_rating: bool,
+    legacy_unique_id: bool,
+) -> Charge:
+    charge = ws.put_charge(
+        new_charge(
+            ws,
+            target,
+            customer_id=customer_id,
+            currency=currency,
+            settlement_mode=settlement_mode,
+            pro_rating=pro_rating,
+        )
+    )
     refresh_mirror(ws, charge, legacy_unique_id=legacy_unique_id, new=True)
     return charge
 
@@ -245,8 +284,12 @@ def repoint_item(ws: Workspace, charge: Charge, item_id: str) -> Charge:
     """Pre-diff repair (§3.2): edits can recreate item rows; the charge follows the new item id."""
     updated = ws.put_charge(replace(charge, subscription=replace(charge.subscription, item_id=item_id)))
     for line in list(ws.lines.values()):
-        if line.charge_id == charge.id and not line.deleted and line.subscription is not None \
-                and line.subscription.item_id != item_id:
+        if (
+            line.charge_id == charge.id
+            and not line.deleted
+            and line.subscription is not None
+            and line.subscription.item_id != item_id
+        ):
             ws.put_line(replace(line, subscription=replace(line.subscription, item_id=item_id)))
     return updated
 

@@ -83,8 +83,7 @@ class SyncResult:
         return self.error is None
 
 
-_UNIQUE_ID = re.compile(
-    r"^(?P<sub>.+)/(?P<phase>[^/]+)/(?P<item>[^/]+)/v\[(?P<v>\d+)\](?:/period\[(?P<k>\d+)\])?$")
+_UNIQUE_ID = re.compile(r"^(?P<sub>.+)/(?P<phase>[^/]+)/(?P<item>[^/]+)/v\[(?P<v>\d+)\](?:/period\[(?P<k>\d+)\])?$")
 
 
 def parse_unique_id(unique_id: str) -> tuple[str, str, str, int, int | None] | None:
@@ -112,8 +111,15 @@ class Engine:
         return self.behaviour is Behaviour.ISSUE_4412
 
     # sync ------------------------------------------------------------------------------------
-    def sync(self, state: EngineState, subscription: Subscription, as_of: datetime, *,
-             now: datetime | None = None, deleted: bool = False) -> SyncResult:
+    def sync(
+        self,
+        state: EngineState,
+        subscription: Subscription,
+        as_of: datetime,
+        *,
+        now: datetime | None = None,
+        deleted: bool = False,
+    ) -> SyncResult:
         """Synchronize ``subscription`` ``as_of`` (event handlers: now; the cancelled event: its
         ``activeTo``). ``now`` is the wall clock charges advance at (default ``as_of``);
         ``deleted`` syncs a deleted subscription (empty target: everything is removed)."""
@@ -123,8 +129,11 @@ class Engine:
         ws = Workspace(customer_id, state.customer(customer_id), state.next_seq)
         try:
             persisted = load_for_subscription(
-                state.customer(customer_id), subscription.id, charges_enabled=self.config.credits_enabled,
-                include_charge_managed=self._legacy)
+                state.customer(customer_id),
+                subscription.id,
+                charges_enabled=self.config.credits_enabled,
+                include_charge_managed=self._legacy,
+            )
             target = TargetState((), as_of) if deleted else build_target_state(subscription, as_of)
             persisted = repair_charge_items(ws, target.items, persisted)
             ctx = SyncContext(subscription, self.config, charges_enabled=self.config.credits_enabled)
@@ -138,14 +147,26 @@ class Engine:
         return SyncResult(state.with_customer(customer_id, ws.freeze(), ws.next_seq), counts)
 
     # invoicing -------------------------------------------------------------------------------
-    def invoice(self, state: EngineState, customer_id: str, at: datetime, as_of: datetime | None = None,
-                progressive: bool = False) -> InvoiceResult:
+    def invoice(
+        self,
+        state: EngineState,
+        customer_id: str,
+        at: datetime,
+        as_of: datetime | None = None,
+        progressive: bool = False,
+    ) -> InvoiceResult:
         """Invoice the customer's due gathering lines at ``at`` (cut-off ``as_of``, default ``at``)."""
-        return invoice_pending_lines(state, customer_id, at, as_of, progressive,
-                                     legacy_mirror_ids=self._legacy)
+        return invoice_pending_lines(state, customer_id, at, as_of, progressive, legacy_mirror_ids=self._legacy)
 
-    def sync_and_invoice(self, state: EngineState, subscription: Subscription, as_of: datetime,
-                         now: datetime, *, follow_invoice_created: bool = True) -> SyncResult:
+    def sync_and_invoice(
+        self,
+        state: EngineState,
+        subscription: Subscription,
+        as_of: datetime,
+        now: datetime,
+        *,
+        follow_invoice_created: bool = True,
+    ) -> SyncResult:
         """What the live billing worker does for a subscription event (upstream
         ``synchronizeSubscriptionAndInvoiceCustomer``).
 
@@ -170,16 +191,24 @@ class Engine:
             return SyncResult(inv.state, first.operations, None, inv.invoiced)
         second = self.sync(inv.state, subscription, now, now=now)
         if second.error is not None:
-            return SyncResult(inv.state, first.operations,
-                              f"syncing subscription[{subscription.id}]: {second.error}", inv.invoiced)
+            return SyncResult(
+                inv.state, first.operations, f"syncing subscription[{subscription.id}]: {second.error}", inv.invoiced
+            )
         inv2 = self.invoice(second.state, subscription.customer_id, now)
         ops = _add(first.operations, second.operations)
         return SyncResult(inv2.state, ops, None, inv.invoiced + inv2.invoiced)
 
     # snapshot --------------------------------------------------------------------------------
-    def snapshot(self, state: EngineState, subscription_id: str, *, customer_id: str | None = None,
-                 operations: OperationCounts | None = None, error: str | None = None,
-                 invoiced: tuple[InvoicedLine, ...] = ()) -> Snapshot:
+    def snapshot(
+        self,
+        state: EngineState,
+        subscription_id: str,
+        *,
+        customer_id: str | None = None,
+        operations: OperationCounts | None = None,
+        error: str | None = None,
+        invoiced: tuple[InvoicedLine, ...] = (),
+    ) -> Snapshot:
         """What sync left behind for one subscription, in the neutral comparison shape.
 
         ``items``: the subscription's live invoice-backed lines on its customer's gathering
@@ -231,8 +260,10 @@ class Engine:
                 return cust
             if any(c.subscription.subscription_id == subscription_id for c in cust.charges.values()):
                 return cust
-            if any(ln.subscription is not None and ln.subscription.subscription_id == subscription_id
-                   for ln in cust.lines.values()):
+            if any(
+                ln.subscription is not None and ln.subscription.subscription_id == subscription_id
+                for ln in cust.lines.values()
+            ):
                 return cust
         return CustomerState()
 
@@ -254,12 +285,20 @@ class Engine:
         parsed = parse_unique_id(uid)
         sub = line.subscription
         return Artifact(
-            id=uid, backend=Backend.LINE, service_period=line.service_period, invoice_at=line.invoice_at,
+            id=uid,
+            backend=Backend.LINE,
+            service_period=line.service_period,
+            invoice_at=line.invoice_at,
             billing_period=sub.billing_period if sub else None,
-            amount=line_amount(line.price, line.amount), group_service_period=group_period,
-            subscription_id=sub.subscription_id if sub else None, phase_id=sub.phase_id if sub else None,
-            phase_key=parsed[1] if parsed else None, item_id=sub.item_id if sub else None,
-            item_key=parsed[2] if parsed else None, name=line.name, object_id=object_id,
+            amount=line_amount(line.price, line.amount),
+            group_service_period=group_period,
+            subscription_id=sub.subscription_id if sub else None,
+            phase_id=sub.phase_id if sub else None,
+            phase_key=parsed[1] if parsed else None,
+            item_id=sub.item_id if sub else None,
+            item_key=parsed[2] if parsed else None,
+            name=line.name,
+            object_id=object_id,
         )
 
 
@@ -270,21 +309,36 @@ def _charge_artifact(charge: Charge, mirror: InvoiceLine | None) -> Artifact:
         mirror_line = MirrorLine(
             service_period=mirror.service_period,
             billing_period=mirror.subscription.billing_period if mirror.subscription else None,
-            invoice_at=mirror.invoice_at, amount=line_amount(mirror.price, mirror.amount), line_id=mirror.id)
+            invoice_at=mirror.invoice_at,
+            amount=line_amount(mirror.price, mirror.amount),
+            line_id=mirror.id,
+        )
     ref = charge.subscription
     return Artifact(
-        id=charge.unique_reference_id, backend=Backend.CHARGE, service_period=charge.service_period,
-        invoice_at=charge.invoice_at, billing_period=charge.billing_period,
-        full_service_period=charge.full_service_period, amount=charge.amount,
-        amount_before_proration=charge.amount_before_proration, status=str(charge.status), mirror=mirror_line,
-        subscription_id=ref.subscription_id, phase_id=ref.phase_id, phase_key=parsed[1] if parsed else None,
-        item_id=ref.item_id, item_key=parsed[2] if parsed else None, name=charge.name, object_id=charge.id,
+        id=charge.unique_reference_id,
+        backend=Backend.CHARGE,
+        service_period=charge.service_period,
+        invoice_at=charge.invoice_at,
+        billing_period=charge.billing_period,
+        full_service_period=charge.full_service_period,
+        amount=charge.amount,
+        amount_before_proration=charge.amount_before_proration,
+        status=str(charge.status),
+        mirror=mirror_line,
+        subscription_id=ref.subscription_id,
+        phase_id=ref.phase_id,
+        phase_key=parsed[1] if parsed else None,
+        item_id=ref.item_id,
+        item_key=parsed[2] if parsed else None,
+        name=charge.name,
+        object_id=charge.id,
     )
 
 
 def _add(a: OperationCounts, b: OperationCounts) -> OperationCounts:
-    return OperationCounts(a.create + b.create, a.delete + b.delete, a.shrink + b.shrink,
-                           a.extend + b.extend, a.prorate + b.prorate)
+    return OperationCounts(
+        a.create + b.create, a.delete + b.delete, a.shrink + b.shrink, a.extend + b.extend, a.prorate + b.prorate
+    )
 
 
 __all__ = ["Behaviour", "Engine", "InvoiceResult", "SyncResult", "parse_unique_id"]

@@ -81,20 +81,42 @@ def _split_invoice_line(ws: Workspace, line: InvoiceLine, split_at: datetime) ->
     group_id = line.split_line_group_id
     if group_id is None:
         group = SplitLineGroup(
-            id=ws.new_id(), unique_reference_id=line.child_unique_reference_id or line.id,
-            currency=line.currency, service_period=line.service_period, price=line.price,
-            subscription=line.subscription)
+            id=ws.new_id(),
+            unique_reference_id=line.child_unique_reference_id or line.id,
+            currency=line.currency,
+            service_period=line.service_period,
+            price=line.price,
+            subscription=line.subscription,
+        )
         ws.put_group(group)
         group_id = group.id
-    post = replace(line, id=ws.new_id(), service_period=Period(split_at, line.service_period.end),
-                   child_unique_reference_id=None, split_line_group_id=group_id, revision=0)
+    post = replace(
+        line,
+        id=ws.new_id(),
+        service_period=Period(split_at, line.service_period.end),
+        child_unique_reference_id=None,
+        split_line_group_id=group_id,
+        revision=0,
+    )
     ws.put_line(post)
-    return replace(line, service_period=Period(line.service_period.start, split_at), invoice_at=split_at,
-                   child_unique_reference_id=None, split_line_group_id=group_id)
+    return replace(
+        line,
+        service_period=Period(line.service_period.start, split_at),
+        invoice_at=split_at,
+        child_unique_reference_id=None,
+        split_line_group_id=group_id,
+    )
 
 
-def invoice_pending_lines(state: EngineState, customer_id: str, at: datetime, as_of: datetime | None = None,
-                          progressive: bool = False, *, legacy_mirror_ids: bool = False) -> InvoiceResult:
+def invoice_pending_lines(
+    state: EngineState,
+    customer_id: str,
+    at: datetime,
+    as_of: datetime | None = None,
+    progressive: bool = False,
+    *,
+    legacy_mirror_ids: bool = False,
+) -> InvoiceResult:
     """Move the customer's due gathering lines to new standard invoices (see module doc)."""
     require_utc(at, "invoice time")
     cutoff = require_utc(as_of, "invoice as_of") if as_of is not None else at
@@ -123,8 +145,9 @@ def invoice_pending_lines(state: EngineState, customer_id: str, at: datetime, as
                 charge = ws.charges[line.charge_id]
                 moved = line
                 if split:
-                    moved = replace(line, service_period=Period(line.service_period.start, period.end),
-                                    invoice_at=period.end)
+                    moved = replace(
+                        line, service_period=Period(line.service_period.start, period.end), invoice_at=period.end
+                    )
                 if legacy_mirror_ids and split:
                     moved = replace(moved, child_unique_reference_id=None)
                 moved = ws.put_line(replace(moved, invoice_id=standard.id))
@@ -132,12 +155,16 @@ def invoice_pending_lines(state: EngineState, customer_id: str, at: datetime, as
                 status = charge.status if charge.status != ChargeStatus.CREATED else ChargeStatus.ACTIVE
                 charge = ws.put_charge(replace(charge, runs=(*charge.runs, run), status=status))
                 chargestack.refresh_mirror(ws, charge, legacy_unique_id=legacy_mirror_ids)
-            invoiced.append(InvoicedLine(
-                id=uid, service_period=moved.service_period, invoice_at=moved.invoice_at,
-                amount=line_amount(moved.price, moved.amount),
-                subscription_id=moved.subscription.subscription_id if moved.subscription else None,
-                line_id=moved.id,
-            ))
+            invoiced.append(
+                InvoicedLine(
+                    id=uid,
+                    service_period=moved.service_period,
+                    invoice_at=moved.invoice_at,
+                    amount=line_amount(moved.price, moved.amount),
+                    subscription_id=moved.subscription.subscription_id if moved.subscription else None,
+                    line_id=moved.id,
+                )
+            )
     ws.drop_empty_gathering_invoices()
     if not created:
         return InvoiceResult(state)

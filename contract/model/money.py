@@ -11,9 +11,30 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 
 # ISO 4217 minor units for the currencies that do not use two decimals; everything else has two.
 _MINOR_UNITS: dict[str, int] = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
 }
 
 
@@ -34,8 +55,7 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(exponent, rounding=ROUND_HALF_UP, context=_CONTEXT)
 
 
-def prorate(amount: Decimal, numerator_seconds: Decimal, denominator_seconds: Decimal,
-            currency: str) -> Decimal:
+def prorate(amount: Decimal, numerator_seconds: Decimal, denominator_seconds: Decimal, currency: str) -> Decimal:
     """``round_money(amount × numerator / denominator)`` computed exactly before rounding."""
     ratio_amount = _CONTEXT.divide(_CONTEXT.multiply(amount, numerator_seconds), denominator_seconds)
     return round_money(ratio_amount, currency)

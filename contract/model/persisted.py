@@ -37,6 +37,7 @@ from contract.model.time import Period, floor_second
 
 DUPLICATE_ACROSS = "duplicate unique id across persisted lines and charges: {id}"
 
+
 def object_id(seq: int) -> str:
     """A deterministic, sortable 26-character ULID-like id for the ``seq``-th object
     (``01`` and 24 decimal digits — every digit is a Crockford base-32 character)."""
@@ -184,8 +185,9 @@ class Charge:
         sp = self.service_period.duration.total_seconds()
         fsp = self.full_service_period.duration.total_seconds()
         if self.pro_rating and 0 < sp < fsp:
-            return prorate(self.price.amount, Decimal(int(sp * 1_000_000)), Decimal(int(fsp * 1_000_000)),
-                           self.currency)
+            return prorate(
+                self.price.amount, Decimal(int(sp * 1_000_000)), Decimal(int(fsp * 1_000_000)), self.currency
+            )
         return round_money(self.price.amount, self.currency)
 
     @property
@@ -385,9 +387,13 @@ class Workspace:
 
     def freeze(self) -> CustomerState:
         """The committed state (read-only views; the workspace must not be used afterwards)."""
-        return CustomerState(MappingProxyType(self.invoices), MappingProxyType(self.lines),
-                             MappingProxyType(self.groups), MappingProxyType(self.charges),
-                             MappingProxyType(self.sync_states))
+        return CustomerState(
+            MappingProxyType(self.invoices),
+            MappingProxyType(self.lines),
+            MappingProxyType(self.groups),
+            MappingProxyType(self.charges),
+            MappingProxyType(self.sync_states),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,12 +437,14 @@ def _normalised_line(line: InvoiceLine) -> InvoiceLine:
     sub = line.subscription
     if sub is not None and sub.billing_period is not None:
         sub = replace(sub, billing_period=sub.billing_period.floor())
-    return replace(line, service_period=line.service_period.floor(), invoice_at=floor_second(line.invoice_at),
-                   subscription=sub)
+    return replace(
+        line, service_period=line.service_period.floor(), invoice_at=floor_second(line.invoice_at), subscription=sub
+    )
 
 
-def load_for_subscription(state: CustomerState, subscription_id: str, *, charges_enabled: bool,
-                          include_charge_managed: bool) -> dict[str, PersistedItem]:
+def load_for_subscription(
+    state: CustomerState, subscription_id: str, *, charges_enabled: bool, include_charge_managed: bool
+) -> dict[str, PersistedItem]:
     """The persisted items of one subscription by unique id (§3.1); raises :class:`SyncError`.
 
     * lines: top-level, of the subscription, not deleted (manually managed deleted lines are
@@ -468,22 +476,30 @@ def load_for_subscription(state: CustomerState, subscription_id: str, *, charges
             continue
         norm = _normalised_line(line)
         invoice_items.setdefault(uid, []).append(
-            PersistedItem(uid, ItemType.INVOICE_LINE, norm.service_period, line=norm))
+            PersistedItem(uid, ItemType.INVOICE_LINE, norm.service_period, line=norm)
+        )
     for group in state.groups.values():
         ref = group.subscription
         if group.deleted or ref is None or ref.subscription_id != subscription_id:
             continue
         children = tuple(sorted(children_by_group.get(group.id, ()), key=lambda ln: ln.service_period.start))
-        invoice_items.setdefault(group.unique_reference_id, []).append(PersistedItem(
-            group.unique_reference_id, ItemType.SPLIT_LINE_GROUP, group.service_period.floor(),
-            group=group, children=children))
+        invoice_items.setdefault(group.unique_reference_id, []).append(
+            PersistedItem(
+                group.unique_reference_id,
+                ItemType.SPLIT_LINE_GROUP,
+                group.service_period.floor(),
+                group=group,
+                children=children,
+            )
+        )
     by_id: dict[str, PersistedItem] = {}
     for uid in sorted(invoice_items):
         found = invoice_items[uid]
         if len(found) > 1:
             raise SyncError(
                 f"duplicate unique id in persisted invoice items [unique_id={uid}, "
-                f"existing_type={found[0].type.value}, duplicate_type={found[1].type.value}]")
+                f"existing_type={found[0].type.value}, duplicate_type={found[1].type.value}]"
+            )
         by_id[uid] = found[0]
     if not charges_enabled:
         return by_id
@@ -494,8 +510,7 @@ def load_for_subscription(state: CustomerState, subscription_id: str, *, charges
         uid = charge.unique_reference_id
         if uid in charges:
             raise SyncError("duplicate unique ids in the existing charges")
-        item_type = ItemType.CHARGE_FLAT_FEE if charge.type is ChargeType.FLAT_FEE \
-            else ItemType.CHARGE_USAGE_BASED
+        item_type = ItemType.CHARGE_FLAT_FEE if charge.type is ChargeType.FLAT_FEE else ItemType.CHARGE_USAGE_BASED
         charges[uid] = PersistedItem(uid, item_type, charge.service_period, charge=charge)
     for uid in sorted(charges):
         if uid in by_id:

@@ -89,8 +89,9 @@ def route(target: TargetItem, persisted: dict[str, PersistedItem], ctx: SyncCont
     return default_backend(target, ctx)
 
 
-def in_scope(targets: tuple[TargetItem, ...], persisted: dict[str, PersistedItem],
-             ctx: SyncContext) -> dict[str, tuple[TargetItem, Backend, Decimal | None]]:
+def in_scope(
+    targets: tuple[TargetItem, ...], persisted: dict[str, PersistedItem], ctx: SyncContext
+) -> dict[str, tuple[TargetItem, Backend, Decimal | None]]:
     """Targets that take part in the diff, with their backend and (invoice backend) line amount."""
     out: dict[str, tuple[TargetItem, Backend, Decimal | None]] = {}
     sub = ctx.subscription
@@ -170,8 +171,7 @@ def _plan_delete(uid: str, existing: PersistedItem) -> Operation | None:
     return Operation(OpKind.DELETE, uid, existing.backend, None, existing)
 
 
-def plan(targets: tuple[TargetItem, ...], persisted: dict[str, PersistedItem],
-         ctx: SyncContext) -> list[Operation]:
+def plan(targets: tuple[TargetItem, ...], persisted: dict[str, PersistedItem], ctx: SyncContext) -> list[Operation]:
     """The operations that turn ``persisted`` into ``targets`` (§3.3), in a stable order."""
     if ctx.subscription.settlement_mode is SettlementMode.CREDIT_ONLY and not ctx.charges_enabled:
         raise SyncError("credit only settlement mode is not supported without charges service enabled")
@@ -193,8 +193,9 @@ def plan(targets: tuple[TargetItem, ...], persisted: dict[str, PersistedItem],
     return ops
 
 
-def repair_charge_items(ws: Workspace, targets: tuple[TargetItem, ...],
-                        persisted: dict[str, PersistedItem]) -> dict[str, PersistedItem]:
+def repair_charge_items(
+    ws: Workspace, targets: tuple[TargetItem, ...], persisted: dict[str, PersistedItem]
+) -> dict[str, PersistedItem]:
     """§3.2: a persisted charge whose billable target has another item id follows the new id."""
     charged = {uid: item for uid, item in persisted.items() if item.charge is not None}
     if not charged:
@@ -210,7 +211,8 @@ def repair_charge_items(ws: Workspace, targets: tuple[TargetItem, ...],
             raise SyncError(
                 f"charge[{item.charge.id}] subscription reference mismatch: expected "
                 f"subscription[{target.subscription_id}]/phase[{target.phase_id}], got "
-                f"subscription[{ref.subscription_id}]/phase[{ref.phase_id}]")
+                f"subscription[{ref.subscription_id}]/phase[{ref.phase_id}]"
+            )
         if ref.item_id == target.item_id:
             continue
         charge = chargestack.repoint_item(ws, item.charge, target.item_id)
@@ -228,9 +230,14 @@ def _new_line(ws: Workspace, target: TargetItem, amount: Decimal | None, ctx: Sy
     assert invoice is not None
     price = target.price
     return InvoiceLine(
-        id=ws.new_id(), invoice_id=invoice.id, currency=sub.currency,
-        name=target.rate_card.name or target.item_key, engine=LineEngine.INVOICE,
-        service_period=target.service_period, invoice_at=target.invoice_at, price=price,
+        id=ws.new_id(),
+        invoice_id=invoice.id,
+        currency=sub.currency,
+        name=target.rate_card.name or target.item_key,
+        engine=LineEngine.INVOICE,
+        service_period=target.service_period,
+        invoice_at=target.invoice_at,
+        price=price,
         amount=amount if price.is_flat else None,
         subscription=SubscriptionRef(sub.id, target.phase_id, target.item_id, target.billing_period),
         child_unique_reference_id=target.unique_id,
@@ -336,8 +343,9 @@ def _apply_charge_op(ws: Workspace, op: Operation, ctx: SyncContext, now: dateti
     chargestack.change_period(ws, charge, op.target, now=now, legacy_unique_id=legacy)
 
 
-def apply(ws: Workspace, ops: list[Operation], ctx: SyncContext, *, now: datetime,
-          legacy_mirror_ids: bool) -> OperationCounts:
+def apply(
+    ws: Workspace, ops: list[Operation], ctx: SyncContext, *, now: datetime, legacy_mirror_ids: bool
+) -> OperationCounts:
     """Write ``ops`` into ``ws``: invoice patches, then charge patches, then charge creations."""
     counts = {kind: 0 for kind in OpKind}
     if any(op.backend is Backend.CHARGE for op in ops) and not ctx.charges_enabled:
@@ -354,14 +362,22 @@ def apply(ws: Workspace, ops: list[Operation], ctx: SyncContext, *, now: datetim
         if op.backend is Backend.CHARGE and op.kind is OpKind.CREATE:
             assert op.target is not None
             chargestack.create_charge(
-                ws, op.target, customer_id=sub.customer_id, currency=sub.currency,
-                settlement_mode=sub.settlement_mode, pro_rating=sub.pro_rating,
-                legacy_unique_id=legacy_mirror_ids)
+                ws,
+                op.target,
+                customer_id=sub.customer_id,
+                currency=sub.currency,
+                settlement_mode=sub.settlement_mode,
+                pro_rating=sub.pro_rating,
+                legacy_unique_id=legacy_mirror_ids,
+            )
             counts[op.kind] += 1
     ws.drop_empty_gathering_invoices()
     return OperationCounts(
-        create=counts[OpKind.CREATE], delete=counts[OpKind.DELETE], shrink=counts[OpKind.SHRINK],
-        extend=counts[OpKind.EXTEND], prorate=counts[OpKind.PRORATE],
+        create=counts[OpKind.CREATE],
+        delete=counts[OpKind.DELETE],
+        shrink=counts[OpKind.SHRINK],
+        extend=counts[OpKind.EXTEND],
+        prorate=counts[OpKind.PRORATE],
     )
 
 

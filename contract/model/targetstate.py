@@ -73,10 +73,12 @@ class PhaseCadence:
 
 def sorted_phases(subscription: Subscription) -> tuple[Phase, ...]:
     """Phases by start time; ties broken by sort hint, then key (upstream ``GetSortedPhases``)."""
-    return tuple(sorted(
-        subscription.phases,
-        key=lambda p: (add(subscription.active_from, p.start_after), p.sort_hint, p.key),
-    ))
+    return tuple(
+        sorted(
+            subscription.phases,
+            key=lambda p: (add(subscription.active_from, p.start_after), p.sort_hint, p.key),
+        )
+    )
 
 
 def phase_cadences(subscription: Subscription) -> tuple[PhaseCadence, ...]:
@@ -137,8 +139,7 @@ class TargetItem:
     def invoice_at(self) -> datetime:
         """In-advance flat fees invoice at ``BP.from``; everything else at ``max(SP.to, BP.to)``."""
         price = self.rate_card.price
-        if price is not None and price.payment_term is PaymentTerm.IN_ADVANCE \
-                and price.type is PriceType.FLAT:
+        if price is not None and price.payment_term is PaymentTerm.IN_ADVANCE and price.type is PriceType.FLAT:
             return self.billing_period.start
         return max(self.service_period.end, self.billing_period.end)
 
@@ -188,8 +189,7 @@ class SubscriptionTimeline:
         try:
             return self._by_key[key]
         except KeyError:
-            raise TargetStateError(
-                f"phase {key} not found in subscription {self.subscription.id}") from None
+            raise TargetStateError(f"phase {key} not found in subscription {self.subscription.id}") from None
 
     def billing_period_at(self, t: datetime) -> Period:
         """``BP(t)`` (§2.2): the billing recurrence period containing ``t``, clipped to its phase.
@@ -217,8 +217,7 @@ class SubscriptionTimeline:
                 else:
                     break
         elif t < sub.active_from:
-            raise QueriedBeforeStartError(
-                f"billing period queried before subscription start: {t} < {sub.active_from}")
+            raise QueriedBeforeStartError(f"billing period queried before subscription start: {t} < {sub.active_from}")
         else:
             assert sub.active_to is not None
             chosen = None
@@ -244,8 +243,15 @@ def _unique_id(sub_id: str, phase_key: str, item_key: str, version: int, period:
     return base if period is None else f"{base}/period[{period}]"
 
 
-def _recurring(timeline: SubscriptionTimeline, pc: PhaseCadence, item_key: str, index: int,
-               version: ItemVersion, horizon_end: datetime, out: list[TargetItem]) -> bool:
+def _recurring(
+    timeline: SubscriptionTimeline,
+    pc: PhaseCadence,
+    item_key: str,
+    index: int,
+    version: ItemVersion,
+    horizon_end: datetime,
+    out: list[TargetItem],
+) -> bool:
     """Periods of one recurring version (§2.3); returns True to skip the later versions too."""
     sub = timeline.subscription
     rate_card = version.rate_card
@@ -287,10 +293,22 @@ def _recurring(timeline: SubscriptionTimeline, pc: PhaseCadence, item_key: str, 
             break
         floored_sp = floored(sp)
         if flat or not floored_sp.is_empty:  # §2.5: usage targets with an empty floored SP are dropped
-            out.append(TargetItem(
-                f"{prefix}{k}]", sub_id, phase_key, phase_id, item_key, item_id, index, k, rate_card,
-                floored_sp, floored(fsp), floored(bp),
-            ))
+            out.append(
+                TargetItem(
+                    f"{prefix}{k}]",
+                    sub_id,
+                    phase_key,
+                    phase_id,
+                    item_key,
+                    item_id,
+                    index,
+                    k,
+                    rate_card,
+                    floored_sp,
+                    floored(fsp),
+                    floored(bp),
+                )
+            )
         k += 1
         at = sp.end
         if end is not None and at >= end:
@@ -302,8 +320,9 @@ def _recurring(timeline: SubscriptionTimeline, pc: PhaseCadence, item_key: str, 
     return False
 
 
-def _one_time(timeline: SubscriptionTimeline, pc: PhaseCadence, item_key: str, index: int,
-              version: ItemVersion) -> TargetItem:
+def _one_time(
+    timeline: SubscriptionTimeline, pc: PhaseCadence, item_key: str, index: int, version: ItemVersion
+) -> TargetItem:
     """The single target of a one-time fee (§2.4); it ignores the horizon."""
     sub = timeline.subscription
     start, end = item_cadence(version, pc)
@@ -321,12 +340,21 @@ def _one_time(timeline: SubscriptionTimeline, pc: PhaseCadence, item_key: str, i
     if sp is None:
         raise TargetStateError(
             f"service period is empty, cadence is [from {start} to {end}], "
-            f"full service period is [from {fsp.start} to {fsp.end}]")
+            f"full service period is [from {fsp.start} to {fsp.end}]"
+        )
     return TargetItem(
         unique_id=_unique_id(sub.id, pc.phase.key, item_key, index, None),
-        subscription_id=sub.id, phase_key=pc.phase.key, phase_id=pc.phase.id,
-        item_key=item_key, item_id=version.id, version=index, period_index=None,
-        rate_card=version.rate_card, service_period=sp, full_service_period=fsp, billing_period=bp,
+        subscription_id=sub.id,
+        phase_key=pc.phase.key,
+        phase_id=pc.phase.id,
+        item_key=item_key,
+        item_id=version.id,
+        version=index,
+        period_index=None,
+        rate_card=version.rate_card,
+        service_period=sp,
+        full_service_period=fsp,
+        billing_period=bp,
     )
 
 
@@ -413,22 +441,23 @@ def build_target_state(subscription: Subscription, as_of: datetime) -> TargetSta
 
 
 def has_billables(subscription: Subscription) -> bool:
-    return any(v.rate_card.price is not None
-               for p in subscription.phases for vs in p.items.values() for v in vs)
+    return any(v.rate_card.price is not None for p in subscription.phases for vs in p.items.values() for v in vs)
 
 
-def should_prorate_line(target: TargetItem, subscription: Subscription,
-                        end_proration: EndProrationMode) -> bool:
+def should_prorate_line(target: TargetItem, subscription: Subscription, end_proration: EndProrationMode) -> bool:
     """§1.4: invoice-backed flat lines prorate unless the profile bills the full last period."""
     if not subscription.pro_rating or not target.price.is_flat:
         return False
-    return not (end_proration is EndProrationMode.BILL_FULL_PERIOD
-                and subscription.active_to is not None
-                and subscription.active_to <= target.service_period.end)
+    return not (
+        end_proration is EndProrationMode.BILL_FULL_PERIOD
+        and subscription.active_to is not None
+        and subscription.active_to <= target.service_period.end
+    )
 
 
-def expected_line_amount(target: TargetItem, subscription: Subscription,
-                         end_proration: EndProrationMode) -> Decimal | None:
+def expected_line_amount(
+    target: TargetItem, subscription: Subscription, end_proration: EndProrationMode
+) -> Decimal | None:
     """The per-unit amount of the invoice-backed line for ``target``; None means "no line".
 
     Flat: the rate-card amount, prorated by ``dur(SP)/dur(FSP)`` when §1.4 says so, rounded to
@@ -481,8 +510,7 @@ def cancel_active_to(subscription: Subscription, at: datetime, timing: str | dat
             return timeline.billing_period_at(at).end
         except TargetStateError as err:
             raise ValueError(str(err)) from None
-    raise ValueError(
-        f"invalid change timing: {timing!r} (valid: immediate, next_billing_cycle, an RFC 3339 time)")
+    raise ValueError(f"invalid change timing: {timing!r} (valid: immediate, next_billing_cycle, an RFC 3339 time)")
 
 
 __all__ = [

@@ -103,8 +103,16 @@ class Duration:
 
     def components(self) -> tuple[int, int, int, int, int, int, int, int]:
         """The eight components as a tuple (a cheap, hashable cache key)."""
-        return (self.years, self.months, self.weeks, self.days, self.hours, self.minutes, self.seconds,
-                self.microseconds)
+        return (
+            self.years,
+            self.months,
+            self.weeks,
+            self.days,
+            self.hours,
+            self.minutes,
+            self.seconds,
+            self.microseconds,
+        )
 
     def times(self, k: int) -> Duration:
         return Duration(
@@ -121,8 +129,7 @@ class Duration:
     @property
     def is_zero(self) -> bool:
         return not any(
-            (self.years, self.months, self.weeks, self.days, self.hours, self.minutes, self.seconds,
-             self.microseconds)
+            (self.years, self.months, self.weeks, self.days, self.hours, self.minutes, self.seconds, self.microseconds)
         )
 
     def approx_seconds(self) -> float:

@@ -258,9 +258,7 @@ class _Rated:
     total: Decimal
 
 
-def _rated(
-    line: InvoiceLine, invoice: Invoice, customer_id: str, feature_key: str | None, usage: UsageOf
-) -> _Rated:
+def _rated(line: InvoiceLine, invoice: Invoice, customer_id: str, feature_key: str | None, usage: UsageOf) -> _Rated:
     if invoice.is_gathering:
         return _Rated(Decimal(1) if line.price.is_flat else Decimal(0), Decimal(0))
     if line.price.is_flat:
@@ -288,9 +286,7 @@ def _line_v1(
     flat = line.price.is_flat
     amount = line_amount(line.price, line.amount)
     shown_price = (
-        price_v1(Price(PriceType.FLAT, amount or Decimal(0), line.price.payment_term))
-        if flat
-        else price_v1(line.price)
+        price_v1(Price(PriceType.FLAT, amount or Decimal(0), line.price.payment_term)) if flat else price_v1(line.price)
     )
     tax = {"taxCodeId": tax_code_id}
     body: dict[str, Any] = {"children": [], "createdAt": _t(stamp.created), "currency": line.currency}
@@ -315,9 +311,7 @@ def _line_v1(
     if feature_key is not None:
         rate_card["featureKey"] = feature_key
     rate_card.update({"price": shown_price, "taxConfig": tax})
-    body.update(
-        {"price": shown_price, "quantity": numeric(rated.quantity), "rateCard": rate_card, "status": "valid"}
-    )
+    body.update({"price": shown_price, "quantity": numeric(rated.quantity), "rateCard": rate_card, "status": "valid"})
     if ref is not None:
         sub: dict[str, Any] = {}
         if ref.billing_period is not None:

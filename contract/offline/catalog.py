@@ -360,9 +360,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def default_profile(
-    config: SyncConfig, *, profile_id: str, app_id: str, supplier_id: str, now: datetime
-) -> Profile:
+def default_profile(config: SyncConfig, *, profile_id: str, app_id: str, supplier_id: str, now: datetime) -> Profile:
     """The auto-provisioned ``openmeter-sandbox`` profile; its invoicing settings are ``config``'s."""
     workflow = {
         "collection": {"alignment": {"type": "subscription"}, "interval": "PT1H"},
@@ -642,9 +640,7 @@ def _check_phase_durations(phases: Sequence[PlanPhase], path: str) -> None:
         raise ApiError.bad_field(path, "at least one phase is required", "minItems")
     for i, ph in enumerate(phases[:-1]):
         if ph.duration is None:
-            raise ApiError.bad_field(
-                f"{path}[{i}].duration", "only the last phase may omit its duration", "required"
-            )
+            raise ApiError.bad_field(f"{path}[{i}].duration", "only the last phase may omit its duration", "required")
     keys = [ph.key for ph in phases]
     if len(set(keys)) != len(keys):
         raise ApiError.bad_field(path, "phase keys must be unique", "uniqueItems")
@@ -751,9 +747,7 @@ def parse_rate_card_v1(raw: Any, path: str, feature_by_key: FeatureByKey) -> Pla
         raise ApiError.bad_field(rc.at("type"), "must be usage_based or flat_fee", "enum")
     price = parse_price_v1(rc.raw("price"), rc.at("price"))
     if kind == "usage_based" and (price is None or price.is_flat):
-        raise ApiError.bad_field(
-            rc.at("price"), "usage_based rate cards need a unit or tiered price", "format"
-        )
+        raise ApiError.bad_field(rc.at("price"), "usage_based rate cards need a unit or tiered price", "format")
     if kind == "flat_fee" and price is not None and not price.is_flat:
         raise ApiError.bad_field(rc.at("price"), "flat_fee rate cards need a flat price", "format")
     feature_key = rc.opt_str("featureKey")
@@ -774,9 +768,7 @@ def parse_rate_card_v1(raw: Any, path: str, feature_by_key: FeatureByKey) -> Pla
     )
 
 
-def parse_plan_v1(
-    body: Any, *, new_id: str, version: int, now: datetime, feature_by_key: FeatureByKey
-) -> Plan:
+def parse_plan_v1(body: Any, *, new_id: str, version: int, now: datetime, feature_by_key: FeatureByKey) -> Plan:
     f = Fields(body)
     key = f.key("key")
     phases: list[PlanPhase] = []

@@ -34,9 +34,7 @@ def parse_payment_term(value: str | None, field: str) -> PaymentTerm:
     try:
         return PaymentTerm(value)
     except ValueError:
-        raise ApiError.bad_field(
-            field, f"unknown payment term {value!r} (in_advance, in_arrears)", "enum"
-        ) from None
+        raise ApiError.bad_field(field, f"unknown payment term {value!r} (in_advance, in_arrears)", "enum") from None
 
 
 def _price(
@@ -78,13 +76,9 @@ def _check_tiers(tiers: tuple[Tier, ...], path: str) -> None:
         raise ApiError.bad_field(path, "at least one tier is required", "minItems")
     for i, tier in enumerate(tiers[:-1]):
         if tier.up_to is None:
-            raise ApiError.bad_field(
-                f"{path}[{i}]", "only the last tier may omit its upper bound", "required"
-            )
+            raise ApiError.bad_field(f"{path}[{i}]", "only the last tier may omit its upper bound", "required")
     if tiers[-1].up_to is not None:
-        raise ApiError.bad_field(
-            f"{path}[{len(tiers) - 1}]", "the last tier must not have an upper bound", "format"
-        )
+        raise ApiError.bad_field(f"{path}[{len(tiers) - 1}]", "the last tier must not have an upper bound", "format")
 
 
 def parse_price_v3(raw: Any, term: PaymentTerm, path: str) -> Price | None:

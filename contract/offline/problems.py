@@ -286,9 +286,7 @@ class Fields:
         try:
             return parse_time(value)
         except ValueError:
-            raise ApiError.bad_field(
-                self.at(name), f"not an RFC 3339 timestamp: {value!r}", "format"
-            ) from None
+            raise ApiError.bad_field(self.at(name), f"not an RFC 3339 timestamp: {value!r}", "format") from None
 
     def opt_duration(self, name: str) -> Duration | None:
         value = self.opt_str(name)
@@ -297,9 +295,7 @@ class Fields:
         try:
             duration = Duration.parse(value)
         except ValueError:
-            raise ApiError.bad_field(
-                self.at(name), f"not an ISO-8601 duration: {value!r}", "format"
-            ) from None
+            raise ApiError.bad_field(self.at(name), f"not an ISO-8601 duration: {value!r}", "format") from None
         if duration.is_zero or duration.approx_seconds() < 0:
             raise ApiError.bad_field(self.at(name), f"must be a positive duration: {value!r}", "format")
         return duration

@@ -232,9 +232,7 @@ class OfflineOpenMeter:
             ok = True
             for sub in [s for s in self._subscriptions.values() if s.customer_id == customer_id]:
                 now = self.clock.now()
-                if now < sub.active_from or (
-                    sub.active_to is not None and sub.active_to < now - _FORCE_SYNC_LOOKBACK
-                ):
+                if now < sub.active_from or (sub.active_to is not None and sub.active_to < now - _FORCE_SYNC_LOOKBACK):
                     continue
                 error = self._sync(sub, as_of=now, now=now, invoice=False)
                 if error is not None:
@@ -275,9 +273,7 @@ class OfflineOpenMeter:
             "customer": {"namespace": "default", "id": sub.customer_id},
         }
         self._queue.append(
-            SubscriptionEvent(
-                self._ids.new(Kind.MESSAGE), kind, sub.id, sub.customer_id, now, self._reads, data
-            )
+            SubscriptionEvent(self._ids.new(Kind.MESSAGE), kind, sub.id, sub.customer_id, now, self._reads, data)
         )
 
     def _note_read(self) -> None:
@@ -305,9 +301,7 @@ class OfflineOpenMeter:
         else:
             self._log.synced(event, now, trace, as_of=format_time(as_of))
 
-    def _sync(
-        self, sub: SubscriptionSpec, *, as_of: datetime, now: datetime, invoice: bool = True
-    ) -> str | None:
+    def _sync(self, sub: SubscriptionSpec, *, as_of: datetime, now: datetime, invoice: bool = True) -> str | None:
         """One sync (the worker: then invoice what is due, as ``sync_and_invoice``); the error or None.
 
         A failing sync leaves the state as it was. When only the worker's follow-up sync fails
@@ -420,9 +414,7 @@ class OfflineOpenMeter:
             raise ApiError(404, f"plan {what} not found (or not published)")
         return max(candidates, key=lambda p: p.version)
 
-    def _check_single(
-        self, customer_id: str, starts: datetime, api: str, *, ignore: str | None = None
-    ) -> None:
+    def _check_single(self, customer_id: str, starts: datetime, api: str, *, ignore: str | None = None) -> None:
         for other in self._subscriptions.values():
             if other.customer_id != customer_id or other.id == ignore:
                 continue
@@ -532,9 +524,7 @@ class OfflineOpenMeter:
         return 201, meter.v3()
 
     def _meter(self, meter_id: str) -> Meter:
-        meter = self._meters.get(meter_id) or next(
-            (m for m in self._meters.values() if m.key == meter_id), None
-        )
+        meter = self._meters.get(meter_id) or next((m for m in self._meters.values() if m.key == meter_id), None)
         if meter is None:
             raise ApiError.not_found("meter", meter_id)
         return meter
@@ -552,9 +542,7 @@ class OfflineOpenMeter:
         start, end = f.opt_time("from"), f.opt_time("to")
         period = None
         if start is not None or end is not None:
-            period = Period(
-                start or datetime.min.replace(tzinfo=UTC), end or datetime.max.replace(tzinfo=UTC)
-            )
+            period = Period(start or datetime.min.replace(tzinfo=UTC), end or datetime.max.replace(tzinfo=UTC))
         found = aggregate(meter, self._visible_events(), period=period)
         out: dict[str, Any] = {"data": []}
         if start is not None:
@@ -574,9 +562,7 @@ class OfflineOpenMeter:
         return 200, out
 
     def _create_feature(self, request: httpx.Request) -> Reply:
-        feature, meter_id = parse_feature(
-            json_body(request), new_id=self._ids.new(Kind.FEATURE), now=self._now()
-        )
+        feature, meter_id = parse_feature(json_body(request), new_id=self._ids.new(Kind.FEATURE), now=self._now())
         if meter_id is not None and meter_id not in self._meters:
             raise ApiError.bad_field("meter.id", f"meter {meter_id} not found")
         if self._feature_by_key(feature.key) is not None:
@@ -651,12 +637,8 @@ class OfflineOpenMeter:
     def _create_grant(self, request: httpx.Request, cid: str) -> Reply:
         self._require_credits()
         self._customer(cid)
-        grant = parse_grant(
-            json_body(request), new_id=self._ids.new(Kind.GRANT), customer_id=cid, now=self._now()
-        )
-        if grant.key is not None and any(
-            g.customer_id == cid and g.key == grant.key for g in self._grants.values()
-        ):
+        grant = parse_grant(json_body(request), new_id=self._ids.new(Kind.GRANT), customer_id=cid, now=self._now())
+        if grant.key is not None and any(g.customer_id == cid and g.key == grant.key for g in self._grants.values()):
             raise ApiError(409, f"credit grant with key {grant.key} already exists for customer {cid}")
         self._grants[grant.id] = grant
         return 201, grant.v3(self._tax_code_id)
@@ -733,9 +715,7 @@ class OfflineOpenMeter:
             raise ApiError(400, f"plan {plan_id} cannot be published: its status is {plan.status}, not draft")
         issues = validate_plan(plan)
         if issues:
-            raise ApiError(
-                400, "invalid plan: " + "; ".join(f"{i.field}: {i.message}" for i in issues), issues=issues
-            )
+            raise ApiError(400, "invalid plan: " + "; ".join(f"{i.field}: {i.message}" for i in issues), issues=issues)
         now = self._now()
         for other in list(self._plans.values()):
             if other.key == plan.key and other.status == "active":
@@ -800,9 +780,7 @@ class OfflineOpenMeter:
         cref = f.obj("customer", allowed=("id", "key"))
         customer_id = cref.opt_str("id")
         customer = (
-            self._customer(customer_id)
-            if customer_id is not None
-            else self._customer_by_key(cref.req_str("key"))
+            self._customer(customer_id) if customer_id is not None else self._customer_by_key(cref.req_str("key"))
         )
         plan = self._plan_ref(f.obj("plan", allowed=("id", "key", "version")))
         sub = self._new_subscription(
@@ -839,9 +817,7 @@ class OfflineOpenMeter:
             raise ApiError(400, "custom-plan subscriptions are not supported by the offline OpenMeter")
         customer_id = f.opt_str("customerId")
         customer = (
-            self._customer(customer_id)
-            if customer_id is not None
-            else self._customer_by_key(f.req_str("customerKey"))
+            self._customer(customer_id) if customer_id is not None else self._customer_by_key(f.req_str("customerKey"))
         )
         plan = self._plan_ref(f.obj("plan"))
         sub = self._new_subscription(
@@ -865,9 +841,7 @@ class OfflineOpenMeter:
         if raw is None:
             return "immediate"
         if not isinstance(raw, str):
-            raise ApiError.bad_field(
-                field, "expected immediate, next_billing_cycle or an RFC 3339 time", "type"
-            )
+            raise ApiError.bad_field(field, "expected immediate, next_billing_cycle or an RFC 3339 time", "type")
         if raw in ("immediate", "next_billing_cycle"):
             return raw
         try:
@@ -881,9 +855,7 @@ class OfflineOpenMeter:
         sub = self._subscription(sid)
         body = json_body(request, required=False)
         f = Fields(body if body is not None else {}, allowed=("timing",) if api == "v3" else None)
-        cancelled = self._store(
-            subs.cancel(sub, self._timing(f.raw("timing")), ids=self._ids, now=self._now())
-        )
+        cancelled = self._store(subs.cancel(sub, self._timing(f.raw("timing")), ids=self._ids, now=self._now()))
         self._publish(EventType.CANCELLED, cancelled)
         return 200, self._render(cancelled, api)
 
@@ -1001,10 +973,7 @@ class OfflineOpenMeter:
         body = json_body(request)
         rows = body if isinstance(body, list) else [body]
         now = self._now()
-        parsed = [
-            parse_event(raw, f"[{i}]" if isinstance(body, list) else "", now=now)
-            for i, raw in enumerate(rows)
-        ]
+        parsed = [parse_event(raw, f"[{i}]" if isinstance(body, list) else "", now=now) for i, raw in enumerate(rows)]
         for event in parsed:
             key = (event.source, event.id)
             if key in self._event_keys:
@@ -1027,9 +996,7 @@ class OfflineOpenMeter:
         self._note_read()
         params = request.url.params
         raw_status = (
-            params.get("filter[status][oeq]")
-            or params.get("filter[status][eq]")
-            or params.get("filter[status]")
+            params.get("filter[status][oeq]") or params.get("filter[status][eq]") or params.get("filter[status]")
         )
         wanted = {s for s in _CHARGE_STATUSES if s != ChargeStatus.DELETED.value}
         if raw_status:
@@ -1127,16 +1094,12 @@ class OfflineOpenMeter:
                     iid,
                     customer_id,
                     with_lines="lines" in params.get_list("expand"),
-                    include_deleted_lines=_bool_param(
-                        params.get("includeDeletedLines"), "includeDeletedLines"
-                    ),
+                    include_deleted_lines=_bool_param(params.get("includeDeletedLines"), "includeDeletedLines"),
                 )
         raise ApiError.not_found("invoice", iid)
 
     def _invoice_pending(self, request: httpx.Request) -> Reply:
-        f = Fields(
-            json_body(request), allowed=("customerId", "asOf", "filters", "progressiveBillingOverride")
-        )
+        f = Fields(json_body(request), allowed=("customerId", "asOf", "filters", "progressiveBillingOverride"))
         customer = self._customer(f.req_str("customerId"))
         if f.has("filters"):
             raise ApiError(400, "filters are not supported by the offline OpenMeter: invoice all due lines")
@@ -1165,9 +1128,7 @@ def _positive_int(raw: str | None, field: str, default: int, maximum: int) -> in
     except ValueError:
         raise ApiError.bad_field(field, f"expected an integer, got {raw!r}", "type") from None
     if value < 1 or value > maximum:
-        raise ApiError.bad_field(
-            field, f"must be between 1 and {maximum}", "minimum" if value < 1 else "maximum"
-        )
+        raise ApiError.bad_field(field, f"must be between 1 and {maximum}", "minimum" if value < 1 else "maximum")
     return value
 
 

@@ -314,9 +314,7 @@ def end_at(sub: SubscriptionSpec, active_to: datetime, *, ids: IdFactory, now: d
     return _refresh_ids(replace(sub, active_to=active_to, updated_at=now), ids, now)
 
 
-def cancel(
-    sub: SubscriptionSpec, timing: str | datetime, *, ids: IdFactory, now: datetime
-) -> SubscriptionSpec:
+def cancel(sub: SubscriptionSpec, timing: str | datetime, *, ids: IdFactory, now: datetime) -> SubscriptionSpec:
     """End the subscription (only an ``active`` one): ``immediate`` keeps the clock's microseconds."""
     require_active(sub, "cancel", now)
     return end_at(sub, change_time(sub, now, timing), ids=ids, now=now)
@@ -410,14 +408,11 @@ def edit(
         elif kind == "remove_item":
             key = op.req_str("itemKey")
             if not _close_running(items, key, effective):
-                raise ApiError.bad_field(
-                    op.at("itemKey"), f"item {key} not found in phase {phase_key}", "format"
-                )
+                raise ApiError.bad_field(op.at("itemKey"), f"item {key} not found in phase {phase_key}", "format")
         else:
             raise ApiError(
                 400,
-                f"{op.at('op')}: operation {kind!r} is not supported by the offline OpenMeter "
-                "(add_item, remove_item)",
+                f"{op.at('op')}: operation {kind!r} is not supported by the offline OpenMeter (add_item, remove_item)",
             )
     new_phases = tuple(replace(ph, items=tuple(phases[ph.key])) for ph in sub.phases)
     return _refresh_ids(replace(sub, phases=new_phases, updated_at=now), ids, now)
@@ -461,9 +456,7 @@ def _flattened(pv: PhaseView, now: datetime) -> list[ItemView]:
     current = pv.active_from <= now and (pv.active_to is None or now < pv.active_to)
     for versions in pv.timelines().values():
         if current:
-            running = [
-                v for v in versions if v.active_from <= now and (v.active_to is None or now < v.active_to)
-            ]
+            running = [v for v in versions if v.active_from <= now and (v.active_to is None or now < v.active_to)]
             if running:
                 out.append(running[-1])
         elif pv.active_from > now:
@@ -498,9 +491,7 @@ def _summary_v1(sub: SubscriptionSpec, now: datetime) -> dict[str, Any]:
     return body
 
 
-def render_v1(
-    sub: SubscriptionSpec, now: datetime, features: FeatureInfo, *, expanded: bool = True
-) -> dict[str, Any]:
+def render_v1(sub: SubscriptionSpec, now: datetime, features: FeatureInfo, *, expanded: bool = True) -> dict[str, Any]:
     """v1 ``Subscription`` (``expanded``: ``SubscriptionExpanded`` with phases and item timelines)."""
     body = _summary_v1(sub, now)
     if expanded:
@@ -514,8 +505,7 @@ def render_v1(
                     "createdAt": _t(pv.spec.created_at),
                     "id": pv.spec.id,
                     "itemTimelines": {
-                        key: [_item_v1(v, sub, features) for v in versions]
-                        for key, versions in pv.timelines().items()
+                        key: [_item_v1(v, sub, features) for v in versions] for key, versions in pv.timelines().items()
                     },
                     "items": [_item_v1(v, sub, features) for v in _flattened(pv, now)],
                     "key": pv.spec.key,

@@ -38,8 +38,18 @@ from contract.oracle.located import Located, parse_yaml
 
 CASE_KEYS = ("id", "source", "note", "config", "subscription", "steps")
 CONFIG_KEYS = ("credits_enabled", "credit_then_invoice", "subscription_end_proration")
-SUBSCRIPTION_KEYS = ("id", "customer_id", "currency", "active_from", "active_to", "billing_anchor",
-                     "billing_cadence", "pro_rating", "settlement_mode", "phases")
+SUBSCRIPTION_KEYS = (
+    "id",
+    "customer_id",
+    "currency",
+    "active_from",
+    "active_to",
+    "billing_anchor",
+    "billing_cadence",
+    "pro_rating",
+    "settlement_mode",
+    "phases",
+)
 PHASE_KEYS = ("key", "start_after", "items")
 ITEM_KEYS = ("key", "rate_card", "versions")
 VERSION_KEYS = ("start_after", "end_after", "rate_card")
@@ -98,16 +108,28 @@ class SubscriptionSpec:
                 for n, v in enumerate(item.versions):
                     v_from = add(start, v.start_after) if v.start_after is not None else start
                     v_to = add(start, v.end_after) if v.end_after is not None else None
-                    versions.append(ItemVersion(
-                        key=item.key, active_from=v_from, active_to=v_to, rate_card=v.rate_card,
-                        id=f"{self.id}-{phase.key}-{item.key}-v{n}"))
+                    versions.append(
+                        ItemVersion(
+                            key=item.key,
+                            active_from=v_from,
+                            active_to=v_to,
+                            rate_card=v.rate_card,
+                            id=f"{self.id}-{phase.key}-{item.key}-v{n}",
+                        )
+                    )
                 items[item.key] = tuple(versions)
-            phases.append(Phase(key=phase.key, start_after=phase.start_after, items=items,
-                                id=f"{self.id}-{phase.key}"))
+            phases.append(Phase(key=phase.key, start_after=phase.start_after, items=items, id=f"{self.id}-{phase.key}"))
         return Subscription(
-            id=self.id, customer_id=self.customer_id, currency=self.currency, active_from=self.active_from,
-            billing_anchor=self.billing_anchor, billing_cadence=self.billing_cadence, phases=tuple(phases),
-            active_to=self.active_to, pro_rating=self.pro_rating, settlement_mode=self.settlement_mode,
+            id=self.id,
+            customer_id=self.customer_id,
+            currency=self.currency,
+            active_from=self.active_from,
+            billing_anchor=self.billing_anchor,
+            billing_cadence=self.billing_cadence,
+            phases=tuple(phases),
+            active_to=self.active_to,
+            pro_rating=self.pro_rating,
+            settlement_mode=self.settlement_mode,
         )
 
 
@@ -192,7 +214,8 @@ def _config(node: Located, base: SyncConfig) -> SyncConfig:
             cfg = replace(cfg, end_proration=EndProrationMode(text))
         except ValueError:
             raise f["subscription_end_proration"].error(
-                f"unknown mode {text!r} (bill_actual_period or bill_full_period)") from None
+                f"unknown mode {text!r} (bill_actual_period or bill_full_period)"
+            ) from None
     return cfg
 
 
@@ -220,8 +243,7 @@ def _price(node: Located) -> Price | None:
         try:
             term = PaymentTerm(text)
         except ValueError:
-            raise f["payment_term"].error(
-                f"unknown payment term {text!r} (in_advance or in_arrears)") from None
+            raise f["payment_term"].error(f"unknown payment term {text!r} (in_advance or in_arrears)") from None
         if ptype is not PriceType.FLAT and term is PaymentTerm.IN_ADVANCE:
             raise f["payment_term"].error("usage prices are always in arrears")
     tiers: tuple[Tier, ...] = ()
@@ -229,8 +251,13 @@ def _price(node: Located) -> Price | None:
         parsed = []
         for t in f["tiers"].seq():
             tf = t.mapping(TIER_KEYS)
-            parsed.append(Tier(up_to=_opt_decimal(tf, "up_to"), flat_amount=_opt_decimal(tf, "flat_amount"),
-                               unit_amount=_opt_decimal(tf, "unit_amount")))
+            parsed.append(
+                Tier(
+                    up_to=_opt_decimal(tf, "up_to"),
+                    flat_amount=_opt_decimal(tf, "flat_amount"),
+                    unit_amount=_opt_decimal(tf, "unit_amount"),
+                )
+            )
         tiers = tuple(parsed)
     mode = f["mode"].text() if "mode" in f else None
     return Price(ptype, amount, term, mode, tiers)
@@ -295,8 +322,7 @@ def parse_subscription(node: Located) -> SubscriptionSpec:
     active_to = None if "active_to" not in f or f["active_to"].is_null else f["active_to"].time()
     if active_to is not None and active_to < active_from:
         raise f["active_to"].error("active_to is before active_from")
-    anchor = f["billing_anchor"].time() if "billing_anchor" in f and not f["billing_anchor"].is_null \
-        else active_from
+    anchor = f["billing_anchor"].time() if "billing_anchor" in f and not f["billing_anchor"].is_null else active_from
     cadence = None if f["billing_cadence"].is_null else f["billing_cadence"].duration()
     if cadence is not None and cadence.approx_seconds() <= 0:
         raise f["billing_cadence"].error("a billing cadence must be positive")
@@ -307,7 +333,8 @@ def parse_subscription(node: Located) -> SubscriptionSpec:
             mode = SettlementMode(text)
         except ValueError:
             raise f["settlement_mode"].error(
-                f"unknown settlement mode {text!r} (credit_then_invoice or credit_only)") from None
+                f"unknown settlement mode {text!r} (credit_then_invoice or credit_only)"
+            ) from None
     phases = []
     seen: set[str] = set()
     for n in f["phases"].seq():
@@ -322,8 +349,12 @@ def parse_subscription(node: Located) -> SubscriptionSpec:
         id=f["id"].text(),
         customer_id=f["customer_id"].text() if "customer_id" in f else DEFAULT_CUSTOMER,
         currency=f["currency"].text().upper() if "currency" in f else "USD",
-        active_from=active_from, billing_anchor=anchor, billing_cadence=cadence, phases=tuple(phases),
-        active_to=active_to, pro_rating=f["pro_rating"].boolean() if "pro_rating" in f else True,
+        active_from=active_from,
+        billing_anchor=anchor,
+        billing_cadence=cadence,
+        phases=tuple(phases),
+        active_to=active_to,
+        pro_rating=f["pro_rating"].boolean() if "pro_rating" in f else True,
         settlement_mode=mode,
     )
     try:
@@ -365,13 +396,15 @@ def _step(node: Located, index: int, case_config: SyncConfig, sub: SubscriptionS
         if expect is not None:
             raise f["expect"].error("update steps do not sync; put the expectation on the next sync step")
         u = body.mapping(("subscription",), required=("subscription",))
-        return UpdateStep(subscription=parse_subscription(u["subscription"]), index=index, line=line,
-                          expect=expect)
+        return UpdateStep(subscription=parse_subscription(u["subscription"]), index=index, line=line, expect=expect)
     i = body.mapping(("at", "as_of", "progressive"), required=("at",))
     return InvoiceStep(
-        at=i["at"].time(), as_of=i["as_of"].time() if "as_of" in i and not i["as_of"].is_null else None,
+        at=i["at"].time(),
+        as_of=i["as_of"].time() if "as_of" in i and not i["as_of"].is_null else None,
         progressive=i["progressive"].boolean() if "progressive" in i else False,
-        index=index, line=line, expect=expect,
+        index=index,
+        line=line,
+        expect=expect,
     )
 
 
@@ -387,7 +420,10 @@ def parse_case(root: Located) -> OracleCase:
         id=f["id"].text(),
         source=f["source"].text() if "source" in f else "",
         note=f["note"].text() if "note" in f else "",
-        config=config, subscription=sub, steps=steps, file=root.file,
+        config=config,
+        subscription=sub,
+        steps=steps,
+        file=root.file,
     )
 
 

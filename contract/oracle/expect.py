@@ -20,10 +20,31 @@ from contract.compare.expectation import (
 from contract.model.domain import Backend
 from contract.oracle.located import Located, from_data
 
-EXPECT_KEYS = ("items", "partial", "absent", "deleted_charges", "no_gathering_invoice", "sync_state",
-               "invoiced", "operations", "error")
-ITEM_KEYS = ("id", "backend", "service_period", "full_service_period", "billing_period", "invoice_at",
-             "amount", "amount_before_proration", "mirror", "status", "kept", "group_service_period")
+EXPECT_KEYS = (
+    "items",
+    "partial",
+    "absent",
+    "deleted_charges",
+    "no_gathering_invoice",
+    "sync_state",
+    "invoiced",
+    "operations",
+    "error",
+)
+ITEM_KEYS = (
+    "id",
+    "backend",
+    "service_period",
+    "full_service_period",
+    "billing_period",
+    "invoice_at",
+    "amount",
+    "amount_before_proration",
+    "mirror",
+    "status",
+    "kept",
+    "group_service_period",
+)
 MIRROR_KEYS = ("service_period", "billing_period", "invoice_at", "amount")
 INVOICED_KEYS = ("id", "service_period", "invoice_at", "amount")
 OPERATION_KEYS = ("create", "delete", "shrink", "extend", "prorate")
@@ -64,8 +85,7 @@ def parse_item(node: Located) -> ExpectedItem:
         billing_period=f["billing_period"].period() if "billing_period" in f else None,
         invoice_at=f["invoice_at"].time() if "invoice_at" in f else None,
         amount=f["amount"].decimal() if "amount" in f else None,
-        amount_before_proration=f["amount_before_proration"].decimal()
-        if "amount_before_proration" in f else None,
+        amount_before_proration=f["amount_before_proration"].decimal() if "amount_before_proration" in f else None,
         status=status,
         mirror=_mirror(f["mirror"]) if "mirror" in f else None,
         kept=f["kept"].boolean() if "kept" in f else None,
@@ -91,7 +111,7 @@ def _partial(node: Located) -> Partial:
         return Partial.ALL if node.value else Partial.NONE
     if node.value == "lines":
         return Partial.LINES
-    raise node.error("expected true, false or \"lines\"")
+    raise node.error('expected true, false or "lines"')
 
 
 def _sync_state(node: Located) -> ExpectedSyncState:
@@ -110,12 +130,14 @@ def _invoiced(node: Located) -> tuple[ExpectedInvoiced, ...]:
     out = []
     for n in node.seq():
         f = n.mapping(INVOICED_KEYS, required=("id",))
-        out.append(ExpectedInvoiced(
-            id=f["id"].text(),
-            service_period=f["service_period"].period() if "service_period" in f else None,
-            invoice_at=f["invoice_at"].time() if "invoice_at" in f else None,
-            amount=f["amount"].decimal() if "amount" in f else None,
-        ))
+        out.append(
+            ExpectedInvoiced(
+                id=f["id"].text(),
+                service_period=f["service_period"].period() if "service_period" in f else None,
+                invoice_at=f["invoice_at"].time() if "invoice_at" in f else None,
+                amount=f["amount"].decimal() if "amount" in f else None,
+            )
+        )
     return tuple(out)
 
 

@@ -53,8 +53,9 @@ class Located:
                     raise val.error(f"unknown field (allowed: {', '.join(allowed)})")
         for key in required:
             if key not in entries:
-                raise InputError("required field is missing", file=self.file, line=self.line,
-                                 field=_child_path(self.path, key))
+                raise InputError(
+                    "required field is missing", file=self.file, line=self.line, field=_child_path(self.path, key)
+                )
         return entries
 
     def seq(self) -> list[Located]:
@@ -105,7 +106,7 @@ class Located:
     def decimal(self) -> Decimal:
         value = self.value
         if isinstance(value, (bool, float)) or not isinstance(value, str | int):
-            raise self.error(f"expected a decimal number written as a string (\"2.26\"), got {_kind(value)}")
+            raise self.error(f'expected a decimal number written as a string ("2.26"), got {_kind(value)}')
         try:
             result = Decimal(str(value).strip())
         except InvalidOperation:
@@ -153,15 +154,18 @@ def _child_path(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _from_node(node: yaml.Node, path: str, file: str,
-               constructor: yaml.constructor.SafeConstructor) -> Located:
+def _from_node(node: yaml.Node, path: str, file: str, constructor: yaml.constructor.SafeConstructor) -> Located:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         entries: dict[str, Located] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise InputError("mapping keys must be plain strings", file=file,
-                                 line=key_node.start_mark.line + 1, field=path or None)
+                raise InputError(
+                    "mapping keys must be plain strings",
+                    file=file,
+                    line=key_node.start_mark.line + 1,
+                    field=path or None,
+                )
             key = str(key_node.value)
             child = _child_path(path, key)
             if key in entries:
@@ -196,8 +200,12 @@ def parse_yaml(text: str, file: str) -> Located:
 def from_data(data: Any, *, file: str, line: int, path: str) -> Located:
     """Wrap plain loaded data (``yaml.safe_load`` output); every value reports ``line``."""
     if isinstance(data, Mapping):
-        return Located({str(k): from_data(v, file=file, line=line, path=_child_path(path, str(k)))
-                        for k, v in data.items()}, line, path, file)
+        return Located(
+            {str(k): from_data(v, file=file, line=line, path=_child_path(path, str(k))) for k, v in data.items()},
+            line,
+            path,
+            file,
+        )
     if isinstance(data, list | tuple):
         values = [from_data(v, file=file, line=line, path=_child_path(path, i)) for i, v in enumerate(data)]
         return Located(values, line, path, file)

@@ -71,20 +71,34 @@ class CaseResult:
 
 def _generated_snapshot(targets: list[TargetItem], sub: Subscription, config: SyncConfig) -> Snapshot:
     backend = Backend.LINE
-    if config.credits_enabled and config.namespace_credits_gate and not (
-            sub.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE and not config.credit_then_invoice):
+    if (
+        config.credits_enabled
+        and config.namespace_credits_gate
+        and not (sub.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE and not config.credit_then_invoice)
+    ):
         backend = Backend.CHARGE
-    items = tuple(Artifact(
-        id=t.unique_id, backend=backend, service_period=t.service_period, invoice_at=t.invoice_at,
-        billing_period=t.billing_period, full_service_period=t.full_service_period,
-        amount=line_amount(t.price, t.price.amount), subscription_id=t.subscription_id, phase_id=t.phase_id,
-        phase_key=t.phase_key, item_id=t.item_id, item_key=t.item_key, name=t.rate_card.name or t.item_key,
-    ) for t in targets)
+    items = tuple(
+        Artifact(
+            id=t.unique_id,
+            backend=backend,
+            service_period=t.service_period,
+            invoice_at=t.invoice_at,
+            billing_period=t.billing_period,
+            full_service_period=t.full_service_period,
+            amount=line_amount(t.price, t.price.amount),
+            subscription_id=t.subscription_id,
+            phase_id=t.phase_id,
+            phase_key=t.phase_key,
+            item_id=t.item_id,
+            item_key=t.item_key,
+            name=t.rate_card.name or t.item_key,
+        )
+        for t in targets
+    )
     return Snapshot(items=tuple(sorted(items, key=lambda a: a.id)))
 
 
-def run_case(case: OracleCase, behaviour: Behaviour = Behaviour.HEAD, *,
-             until_step: int | None = None) -> CaseResult:
+def run_case(case: OracleCase, behaviour: Behaviour = Behaviour.HEAD, *, until_step: int | None = None) -> CaseResult:
     """Run ``case`` (its first ``until_step`` steps when given) and compare each expectation."""
     started = time.perf_counter()
     state = empty_state()
@@ -115,14 +129,19 @@ def run_case(case: OracleCase, behaviour: Behaviour = Behaviour.HEAD, *,
             before = engine.snapshot(state, sub.id, customer_id=sub.customer_id)
             result = engine.sync(state, sub, step.as_of)
             state = result.state
-            snapshot = mark_kept(before, engine.snapshot(state, sub.id, customer_id=sub.customer_id,
-                                                         operations=result.operations, error=result.error))
+            snapshot = mark_kept(
+                before,
+                engine.snapshot(
+                    state, sub.id, customer_id=sub.customer_id, operations=result.operations, error=result.error
+                ),
+            )
         elif isinstance(step, InvoiceStep):
             before = engine.snapshot(state, sub.id, customer_id=sub.customer_id)
             inv = engine.invoice(state, sub.customer_id, step.at, step.as_of, step.progressive)
             state = inv.state
-            snapshot = mark_kept(before, engine.snapshot(state, sub.id, customer_id=sub.customer_id,
-                                                         invoiced=inv.invoiced))
+            snapshot = mark_kept(
+                before, engine.snapshot(state, sub.id, customer_id=sub.customer_id, invoiced=inv.invoiced)
+            )
         if step.expect is not None and snapshot is not None:
             findings.extend(diff(step.expect, snapshot, step.label))
         outcomes.append(StepOutcome(step, snapshot, tuple(findings), step.expect is not None))

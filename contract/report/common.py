@@ -143,20 +143,14 @@ def target_note(target: Target) -> str | None:
         return f"Offline run, not evidence about OpenMeter: the suite's own fake{behaviour} answered."
     if target.kind is TargetKind.REPLAY:
         recording = f" {target.recording}" if target.recording else ""
-        return (
-            f"Replay: the recorded run{recording} was judged again; "
-            "no OpenMeter was contacted during this run."
-        )
+        return f"Replay: the recorded run{recording} was judged again; no OpenMeter was contacted during this run."
     return None
 
 
 def verdict_counts_text(result: RunResult) -> str:
     """``N agree, N disagree, N skipped`` (and ``, N error`` when any scenario errored)."""
     counts = result.counts()
-    text = (
-        f"{counts[Verdict.AGREE]} agree, {counts[Verdict.DISAGREE]} disagree, "
-        f"{counts[Verdict.SKIPPED]} skipped"
-    )
+    text = f"{counts[Verdict.AGREE]} agree, {counts[Verdict.DISAGREE]} disagree, {counts[Verdict.SKIPPED]} skipped"
     if counts[Verdict.ERROR]:
         text += f", {counts[Verdict.ERROR]} error"
     return text
@@ -311,9 +305,7 @@ def untrimmed(step: StepResult) -> list[Untrimmed]:
             and got.mirror is not None
             and got.mirror.service_period.end > want.mirror.service_period.end
         ):
-            out.append(
-                Untrimmed(uid, "mirror line", want.mirror.service_period.end, got.mirror.service_period.end)
-            )
+            out.append(Untrimmed(uid, "mirror line", want.mirror.service_period.end, got.mirror.service_period.end))
     return out
 
 
@@ -380,8 +372,7 @@ def what_happened(step: StepResult, subject: str = "OpenMeter") -> str:
         where = f" for subscription {ev.subscription_id}" if ev.subscription_id else ""
         dlq = ", then sent the message to the dead-letter queue" if went_to_dlq(ev, step.logs) else ""
         parts.append(
-            f'The billing worker logged "{ev.title}" ({ev.signature}{issue}) '
-            f"{plural(ev.attempts, 'time')}{where}{dlq}."
+            f'The billing worker logged "{ev.title}" ({ev.signature}{issue}) {plural(ev.attempts, "time")}{where}{dlq}.'
         )
     if step.sync_ran is False:
         parts.append("The subscription's sync state was not updated: no sync succeeded after this step.")

@@ -117,15 +117,11 @@ def _case(suite: ET.Element, classname: str, name: str, seconds: float, counts: 
     )
 
 
-def _step_case(
-    suite: ET.Element, scenario: ScenarioResult, step: StepResult, target: Target, counts: _Counts
-) -> None:
+def _step_case(suite: ET.Element, scenario: ScenarioResult, step: StepResult, target: Target, counts: _Counts) -> None:
     case = _case(suite, scenario.scenario_id, f"step {step.index}: {step.name}", step.waited_seconds, counts)
     if step.verdict is Verdict.DISAGREE:
         counts.failures += 1
-        failure = ET.SubElement(
-            case, "failure", {"message": _clean(_failure_message(step)), "type": "disagree"}
-        )
+        failure = ET.SubElement(case, "failure", {"message": _clean(_failure_message(step)), "type": "disagree"})
         failure.text = _clean(_details(step, target))
     elif step.verdict is Verdict.ERROR:
         counts.errors += 1

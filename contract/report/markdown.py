@@ -185,6 +185,11 @@ def _scenario_section(scenario: ScenarioResult, target: Target) -> list[str]:
         out += ["### Steps", ""]
         out += _steps_table(scenario.steps)
         out.append("")
+        notes = [(step, note) for step in scenario.steps for note in step.notes]
+        if notes:
+            out += ["**Notes** (observations that do not change the verdict):", ""]
+            out += [f"- step {step.index} ({text(step.name)}): {text(note)}" for step, note in notes]
+            out.append("")
     for step in problem_steps(scenario.steps):
         out += _step_section(scenario, step, target)
     return out
@@ -283,8 +288,7 @@ def _untrimmed(step: StepResult) -> list[str]:
     if not left:
         return []
     rows = [
-        [code(u.id, in_table=True), u.what, code(fmt_time(u.expected_end)), code(fmt_time(u.actual_end))]
-        for u in left
+        [code(u.id, in_table=True), u.what, code(fmt_time(u.expected_end)), code(fmt_time(u.actual_end))] for u in left
     ]
     return [
         "#### Left untrimmed",

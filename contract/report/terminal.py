@@ -56,6 +56,12 @@ def render_terminal(result: RunResult, console: Console, *, mask: Mask = identit
         steps = problem_steps(scenario.steps)
         if steps:
             _scenario_detail(scenario, steps, console)
+    for scenario in result.scenarios:
+        for step in scenario.steps:
+            for note in step.notes:
+                console.print(
+                    Text(f"note: {scenario.scenario_id} step {step.index} {step.name}: {note}", style="yellow")
+                )
     console.print()
     console.print(Text(verdict_counts_text(result), style="bold"))
 
@@ -106,9 +112,7 @@ def _scenario_detail(scenario: ScenarioResult, steps: list[StepResult], console:
     console.print()
     mark = "✗" if scenario.verdict is Verdict.DISAGREE else "!"
     console.print(
-        Text.assemble(
-            (f"{mark} {scenario.scenario_id}", VERDICT_STYLE[scenario.verdict]), f" — {scenario.title}"
-        )
+        Text.assemble((f"{mark} {scenario.scenario_id}", VERDICT_STYLE[scenario.verdict]), f" — {scenario.title}")
     )
     if scenario.reason:
         console.print(Padding(Text(scenario.reason), (0, 0, 0, 2)))

@@ -102,6 +102,8 @@ class StepResult:
     waited_seconds: float = 0.0
     sync_ran: bool | None = None  # from the sync-state table when known
     explanation: str | None = None  # e.g. "engine behaviour issue-4412 predicts exactly this"
+    #: observations worth a look that do not change the verdict (e.g. a read that answered 500 once)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,6 +222,7 @@ class _Run:
     scheduled_cancel: bool = False
     step_findings: list[Finding] = field(default_factory=list)  # found while acting (e.g. a failed job)
     step_log_text: str = ""  # log output the step produced outside the worker log (a jobs command)
+    step_notes: list[str] = field(default_factory=list)  # observations that do not change the verdict
 
 
 class Runner:
@@ -462,7 +463,7 @@ class Runner:
 
     # -------------------------------------------------------------- a step
     def _run_step(self, run: _Run, step: Step) -> StepResult:
-        run.step_findings, run.step_log_text = [], ""
+        run.step_findings, run.step_log_text, run.step_notes = [], "", []
         t0 = self.env.clock.monotonic()
         log_mark = self._log_mark()
         synced_before = self._synced_at(run)
@@ -545,6 +546,7 @@ class Runner:
             waited_seconds=round(self.env.clock.monotonic() - t0, 3),
             sync_ran=sync_ran,
             explanation=explanation,
+            notes=tuple(dict.fromkeys(run.step_notes)),
         )
 
     def _refusal_result(self, run: _Run, step: Step, err: OpenMeterProblem, exchanges: list[Exchange]) -> StepResult:
@@ -866,7 +868,16 @@ class Runner:
         observed: dict[str, Snapshot] = {}
         findings: list[Finding] = []
         while True:
-            observed = self._observe(run, predicted)
+            try:
+                observed = self._observe(run, predicted)
+            except OpenMeterProblem as err:
+                # A server error on a read while OpenMeter is mid-change: note it and keep polling;
+                # if it lasts until the deadline it is the step's answer (raised to the caller).
+                if (err.status or 0) < 500 or clock.monotonic() >= deadline:
+                    raise
+                run.step_notes.append(f"{err} — answered during the sync; a later read was tried")
+                clock.sleep(min(next(intervals), max(deadline - clock.monotonic(), 0.0)))
+                continue
             findings = self._judge(run, step, expectations, observed, before)
             quiet = quiet + 1 if previous is not None and _same(previous, observed) else 1
             previous = observed

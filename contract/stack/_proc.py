@@ -30,8 +30,9 @@ class Finished:
         return self.returncode is None
 
 
-def run(command: str | Sequence[str], *, timeout: float, cwd: str | None = None,
-        env: Mapping[str, str] | None = None) -> Finished:
+def run(
+    command: str | Sequence[str], *, timeout: float, cwd: str | None = None, env: Mapping[str, str] | None = None
+) -> Finished:
     """Run ``command`` (a shell string, or an argv list) and wait at most ``timeout`` seconds."""
     proc = subprocess.Popen(
         command if isinstance(command, str) else list(command),

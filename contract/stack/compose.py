@@ -120,8 +120,9 @@ def require_docker(timeout: float = DOCKER_CHECK_TIMEOUT_S) -> None:
     try:
         import docker
     except ImportError as err:
-        raise NoOpenMeterError(f"no Docker engine reachable (the `docker` Python package is missing: {err}); "
-                               f"{_NO_DOCKER_HINT}") from None
+        raise NoOpenMeterError(
+            f"no Docker engine reachable (the `docker` Python package is missing: {err}); {_NO_DOCKER_HINT}"
+        ) from None
     try:
         client = docker.from_env(timeout=max(1, int(timeout)))
         try:
@@ -129,24 +130,28 @@ def require_docker(timeout: float = DOCKER_CHECK_TIMEOUT_S) -> None:
         finally:
             client.close()
     except Exception as err:
-        raise NoOpenMeterError(f"no Docker engine reachable ({host}: {_root_reason(err)}); "
-                               f"{_NO_DOCKER_HINT}") from None
+        raise NoOpenMeterError(f"no Docker engine reachable ({host}: {_root_reason(err)}); {_NO_DOCKER_HINT}") from None
     binary = shutil.which("docker")
     if binary is None:
-        raise NoOpenMeterError(f"a Docker engine answers at {host} but the `docker` CLI is not on PATH; "
-                               f"install it with the compose plugin, or {_NO_DOCKER_HINT}")
+        raise NoOpenMeterError(
+            f"a Docker engine answers at {host} but the `docker` CLI is not on PATH; "
+            f"install it with the compose plugin, or {_NO_DOCKER_HINT}"
+        )
     done = _proc.run([binary, "compose", "version"], timeout=timeout)
     if done.returncode != 0:
-        raise NoOpenMeterError("`docker compose` (Compose v2) is not available; install the compose plugin, "
-                               f"or {_NO_DOCKER_HINT}")
+        raise NoOpenMeterError(
+            f"`docker compose` (Compose v2) is not available; install the compose plugin, or {_NO_DOCKER_HINT}"
+        )
 
 
 def find_compose_dir(explicit: Path | None = None) -> Path:
     """``explicit``, else the ``compose/`` folder of this project (next to the ``contract`` package)."""
     folder = explicit if explicit is not None else Path(__file__).resolve().parents[2] / "compose"
     if not (folder / COMPOSE_FILE).is_file():
-        raise InputError(f"no {COMPOSE_FILE} in {folder}; pass the folder holding this project's compose "
-                         "files (--compose-dir)", field="compose_dir")
+        raise InputError(
+            f"no {COMPOSE_FILE} in {folder}; pass the folder holding this project's compose files (--compose-dir)",
+            field="compose_dir",
+        )
     return folder
 
 
@@ -188,8 +193,9 @@ class TestcontainersDriver:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, compose_dir: Path, files: Sequence[str], project: str,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, compose_dir: Path, files: Sequence[str], project: str, env: Mapping[str, str] | None = None
+    ) -> None:
         from testcontainers.compose import DockerCompose
 
         self.project = valid_project_name(project)
@@ -208,8 +214,9 @@ class TestcontainersDriver:
                 return [*base, "-p", driver.project]
 
             def _run_command(self, cmd: str | list[str], context: str | None = None) -> Any:
-                done = _proc.run(cmd, timeout=driver.timeout, cwd=context or str(compose_dir),
-                                 env={**os.environ, **extra_env})
+                done = _proc.run(
+                    cmd, timeout=driver.timeout, cwd=context or str(compose_dir), env={**os.environ, **extra_env}
+                )
                 if done.returncode is None:
                     raise subprocess.TimeoutExpired(cmd, driver.timeout, done.stdout, done.stderr)
                 if done.returncode != 0:
@@ -218,33 +225,37 @@ class TestcontainersDriver:
 
         self.timeout = 60.0
         self._env = extra_env
-        self._compose: Any = _Compose(context=str(compose_dir), compose_file_name=list(files), wait=False,
-                                      keep_volumes=False)
+        self._compose: Any = _Compose(
+            context=str(compose_dir), compose_file_name=list(files), wait=False, keep_volumes=False
+        )
 
     def _call(self, what: str, timeout: float, fn: Any, *args: Any) -> Any:
         self.timeout = max(1.0, timeout)
         try:
             return fn(*args)
         except subprocess.TimeoutExpired:
-            raise NoOpenMeterError(f"`docker compose {what}` for project {self.project} did not finish "
-                                   f"within {self.timeout:g} s") from None
+            raise NoOpenMeterError(
+                f"`docker compose {what}` for project {self.project} did not finish within {self.timeout:g} s"
+            ) from None
         except subprocess.CalledProcessError as err:
             stderr = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
             reason = _one_line(stderr[-1]) if stderr else f"exit code {err.returncode}"
-            raise NoOpenMeterError(f"`docker compose {what}` failed for project {self.project}: "
-                                   f"{reason}") from None
+            raise NoOpenMeterError(f"`docker compose {what}` failed for project {self.project}: {reason}") from None
 
     def up(self, timeout: float) -> None:
         self._call("up", timeout, self._compose.start)
 
     def services(self, timeout: float) -> list[ServiceState]:
         containers = self._call("ps", timeout, self._compose.get_containers, True)
-        return [ServiceState(service=str(c.Service), state=str(c.State or ""), health=str(c.Health or ""),
-                             exit_code=c.ExitCode) for c in containers]
+        return [
+            ServiceState(
+                service=str(c.Service), state=str(c.State or ""), health=str(c.Health or ""), exit_code=c.ExitCode
+            )
+            for c in containers
+        ]
 
     def port(self, service: str, container_port: int, timeout: float) -> tuple[str, int]:
-        host, port = self._call("port", timeout, self._compose.get_service_host_and_port, service,
-                                container_port)
+        host, port = self._call("port", timeout, self._compose.get_service_host_and_port, service, container_port)
         if port is None:
             raise NoOpenMeterError(f"{service} publishes no host port for {container_port}")
         if not host or host in ("0.0.0.0", "::", "localhost"):
@@ -260,8 +271,12 @@ class TestcontainersDriver:
     def exec(self, service: str, argv: Sequence[str], timeout: float) -> ExecResult:
         cmd = [*self._compose.compose_command_property, "exec", "-T", service, *argv]
         done = _proc.run(cmd, timeout=timeout, cwd=str(self.compose_dir), env={**os.environ, **self._env})
-        return ExecResult(done.returncode, done.stdout.decode("utf-8", "replace"),
-                          done.stderr.decode("utf-8", "replace"), timed_out=done.timed_out)
+        return ExecResult(
+            done.returncode,
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
+            timed_out=done.timed_out,
+        )
 
     def down(self, timeout: float) -> None:
         self._call("down", timeout, self._compose.stop, True)

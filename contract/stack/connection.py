@@ -86,8 +86,19 @@ class ForceSyncResult:
 
 def force_sync_argv(customer_id: str, config: str = CONFIG_IN_CONTAINER) -> list[str]:
     """``openmeter-jobs`` arguments that sync every subscription of one customer now (``--f``)."""
-    return ["openmeter-jobs", "--config", config, "billing", "subscriptionsync", "all",
-            "--n", "default", "--c", customer_id, "--f"]
+    return [
+        "openmeter-jobs",
+        "--config",
+        config,
+        "billing",
+        "subscriptionsync",
+        "all",
+        "--n",
+        "default",
+        "--c",
+        customer_id,
+        "--f",
+    ]
 
 
 def _is_loopback(url: str) -> bool:
@@ -105,30 +116,42 @@ def _reason(err: BaseException) -> str:
     return text[:200] if text else type(err).__name__
 
 
-def probe_version(base_url: str, api_key: str | None = None, *, timeout: float = PROBE_TIMEOUT_S,
-                  transport: httpx.BaseTransport | None = None) -> Mapping[str, Any]:
+def probe_version(
+    base_url: str,
+    api_key: str | None = None,
+    *,
+    timeout: float = PROBE_TIMEOUT_S,
+    transport: httpx.BaseTransport | None = None,
+) -> Mapping[str, Any]:
     """``GET /version``; the JSON object, or :class:`NoOpenMeterError` in one line."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     hint = "start OpenMeter (e.g. `omcontract stack up`) or fix --openmeter-url / OPENMETER_URL"
     try:
-        with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)), headers=headers,
-                          transport=transport, trust_env=not _is_loopback(base_url)) as client:
+        with httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)),
+            headers=headers,
+            transport=transport,
+            trust_env=not _is_loopback(base_url),
+        ) as client:
             response = client.get(f"{base_url}/version")
     except httpx.TimeoutException:
-        raise NoOpenMeterError(f"OpenMeter at {base_url} did not answer within {timeout:g} s; "
-                               f"{hint}") from None
+        raise NoOpenMeterError(f"OpenMeter at {base_url} did not answer within {timeout:g} s; {hint}") from None
     except httpx.HTTPError as err:
         raise NoOpenMeterError(f"OpenMeter not reachable at {base_url} ({_reason(err)}); {hint}") from None
     if response.status_code != 200:
-        raise NoOpenMeterError(f"{base_url}/version answered HTTP {response.status_code}: is this the "
-                               "OpenMeter API address (e.g. http://127.0.0.1:8888)?")
+        raise NoOpenMeterError(
+            f"{base_url}/version answered HTTP {response.status_code}: is this the "
+            "OpenMeter API address (e.g. http://127.0.0.1:8888)?"
+        )
     try:
         body = response.json()
     except ValueError:
         body = None
     if not isinstance(body, dict) or "version" not in body:
-        raise NoOpenMeterError(f"{base_url}/version did not answer OpenMeter's version JSON "
-                               "({\"version\", \"os\", \"arch\"}): is this the OpenMeter API address?")
+        raise NoOpenMeterError(
+            f"{base_url}/version did not answer OpenMeter's version JSON "
+            '({"version", "os", "arch"}): is this the OpenMeter API address?'
+        )
     return MappingProxyType(dict(body))
 
 
@@ -141,12 +164,22 @@ class OpenMeterHandle:
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, *, base_url: str, version: Mapping[str, Any], mode: Mode,
-                 api_key: str | None = None, logs: LogSource | None = None,
-                 sync_states: SyncStateReader | None = None, force_sync_command: str | None = None,
-                 driver: ComposeDriver | None = None, services: Mapping[str, str] | None = None,
-                 keep_stack: bool = False, keep_on_failure: bool = False,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        version: Mapping[str, Any],
+        mode: Mode,
+        api_key: str | None = None,
+        logs: LogSource | None = None,
+        sync_states: SyncStateReader | None = None,
+        force_sync_command: str | None = None,
+        driver: ComposeDriver | None = None,
+        services: Mapping[str, str] | None = None,
+        keep_stack: bool = False,
+        keep_on_failure: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url
         self.version = version
         self.mode: Mode = mode
@@ -164,15 +197,13 @@ class OpenMeterHandle:
 
     def __repr__(self) -> str:
         where = f", project={self.project!r}" if self.project else ""
-        return (f"OpenMeterHandle({self.mode}, {self.base_url!r}, version={self.version.get('version')!r}"
-                f"{where})")
+        return f"OpenMeterHandle({self.mode}, {self.base_url!r}, version={self.version.get('version')!r}{where})"
 
     @property
     def can_force_sync(self) -> bool:
         return self._driver is not None or self._force_sync_command is not None
 
-    def force_sync(self, customer_id: str, *,
-                   timeout: float = FORCE_SYNC_TIMEOUT_S) -> ForceSyncResult | None:
+    def force_sync(self, customer_id: str, *, timeout: float = FORCE_SYNC_TIMEOUT_S) -> ForceSyncResult | None:
         """Run subscription sync for one customer now; None when this OpenMeter offers no way to."""
         if not _CUSTOMER_ID.fullmatch(customer_id):
             raise InputError(f"not a customer id: {customer_id!r}", field="customer_id")
@@ -180,17 +211,26 @@ class OpenMeterHandle:
         if self._driver is not None:
             argv = force_sync_argv(customer_id)
             done = self._driver.exec(BILLING_WORKER, argv, timeout)
-            return ForceSyncResult(command=f"{BILLING_WORKER}$ {shlex.join(argv)}", exit_code=done.exit_code,
-                                   stdout=done.stdout, stderr=done.stderr,
-                                   duration_s=time.monotonic() - started, timed_out=done.timed_out)
+            return ForceSyncResult(
+                command=f"{BILLING_WORKER}$ {shlex.join(argv)}",
+                exit_code=done.exit_code,
+                stdout=done.stdout,
+                stderr=done.stderr,
+                duration_s=time.monotonic() - started,
+                timed_out=done.timed_out,
+            )
         if self._force_sync_command is None:
             return None
         command = self._force_sync_command.replace("{customer_id}", shlex.quote(customer_id))
         finished = _proc.run(command, timeout=timeout)
-        return ForceSyncResult(command=command, exit_code=finished.returncode,
-                               stdout=finished.stdout.decode("utf-8", "replace"),
-                               stderr=finished.stderr.decode("utf-8", "replace"),
-                               duration_s=time.monotonic() - started, timed_out=finished.timed_out)
+        return ForceSyncResult(
+            command=command,
+            exit_code=finished.returncode,
+            stdout=finished.stdout.decode("utf-8", "replace"),
+            stderr=finished.stderr.decode("utf-8", "replace"),
+            duration_s=time.monotonic() - started,
+            timed_out=finished.timed_out,
+        )
 
     def env_lines(self) -> list[str]:
         """``export NAME=value`` lines that let a later run attach to this OpenMeter."""
@@ -211,27 +251,44 @@ class OpenMeterHandle:
     def __enter__(self) -> OpenMeterHandle:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close(failed=exc_type is not None)
 
 
 # -- attach ---------------------------------------------------------------------------------------
+
 
 def _attach(options: StackOptions) -> OpenMeterHandle:
     assert options.url is not None
     version = probe_version(options.url, options.api_key)
     logs = LogSource.from_spec(options.worker_logs) if options.worker_logs else None
     sync_states = SyncStateReader(options.postgres_dsn) if options.postgres_dsn else None
-    return OpenMeterHandle(base_url=options.url, version=version, mode="attached", api_key=options.api_key,
-                           logs=logs, sync_states=sync_states, force_sync_command=options.force_sync_command)
+    return OpenMeterHandle(
+        base_url=options.url,
+        version=version,
+        mode="attached",
+        api_key=options.api_key,
+        logs=logs,
+        sync_states=sync_states,
+        force_sync_command=options.force_sync_command,
+    )
 
 
 # -- boot -----------------------------------------------------------------------------------------
 
-def wait_healthy(driver: ComposeDriver, expected: Sequence[str], deadline: float, *,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 progress: Callable[[str], None] | None = None, poll_s: float = 1.0) -> None:
+
+def wait_healthy(
+    driver: ComposeDriver,
+    expected: Sequence[str],
+    deadline: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] | None = None,
+    poll_s: float = 1.0,
+) -> None:
     """Wait until every expected service runs and is healthy; fail fast when one exits."""
     last_report = ""
     while True:
@@ -262,8 +319,9 @@ def wait_healthy(driver: ComposeDriver, expected: Sequence[str], deadline: float
         sleep(min(poll_s, remaining))
 
 
-def _probe_until(url: str, api_key: str | None, deadline: float, clock: Callable[[], float],
-                 sleep: Callable[[float], None]) -> Mapping[str, Any]:
+def _probe_until(
+    url: str, api_key: str | None, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> Mapping[str, Any]:
     while True:
         try:
             return probe_version(url, api_key, timeout=max(0.5, min(PROBE_TIMEOUT_S, deadline - clock())))
@@ -276,14 +334,18 @@ def _probe_until(url: str, api_key: str | None, deadline: float, clock: Callable
 DriverFactory = Callable[[Path, Sequence[str], str, Mapping[str, str]], ComposeDriver]
 
 
-def _default_driver(compose_dir: Path, files: Sequence[str], project: str,
-                    env: Mapping[str, str]) -> ComposeDriver:
+def _default_driver(compose_dir: Path, files: Sequence[str], project: str, env: Mapping[str, str]) -> ComposeDriver:
     return compose_mod.TestcontainersDriver(compose_dir, files, project, env)
 
 
-def boot(options: StackOptions, *, driver_factory: DriverFactory | None = None,
-         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-         progress: Callable[[str], None] | None = None) -> OpenMeterHandle:
+def boot(
+    options: StackOptions,
+    *,
+    driver_factory: DriverFactory | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[str], None] | None = None,
+) -> OpenMeterHandle:
     """Boot ``compose/`` under a unique project name and return a handle to it."""
     if driver_factory is None:
         compose_mod.require_docker()
@@ -300,11 +362,11 @@ def boot(options: StackOptions, *, driver_factory: DriverFactory | None = None,
 
     try:
         if progress is not None:
-            progress(f"booting compose project {project} (variant {options.variant}, "
-                     f"image tag {options.image_tag})")
+            progress(f"booting compose project {project} (variant {options.variant}, image tag {options.image_tag})")
         driver.up(max(1.0, deadline - clock()))
-        wait_healthy(driver, compose_mod.compose_services(compose_dir), deadline, clock=clock, sleep=sleep,
-                     progress=progress)
+        wait_healthy(
+            driver, compose_mod.compose_services(compose_dir), deadline, clock=clock, sleep=sleep, progress=progress
+        )
         api_host, api_port = driver.port(API_SERVICE, API_PORT, step_timeout())
         base_url = f"http://{api_host}:{api_port}"
         version = _probe_until(base_url, options.api_key, deadline, clock, sleep)
@@ -317,8 +379,10 @@ def boot(options: StackOptions, *, driver_factory: DriverFactory | None = None,
     except BaseException as err:
         kept = ""
         if keep_on_failure:
-            kept = f" (kept for inspection: omcontract stack logs --project {project}; " \
-                   f"remove with: omcontract stack down {project})"
+            kept = (
+                f" (kept for inspection: omcontract stack logs --project {project}; "
+                f"remove with: omcontract stack down {project})"
+            )
         else:
             with contextlib.suppress(Exception):
                 driver.down(TEARDOWN_TIMEOUT_S)
@@ -331,8 +395,9 @@ def boot(options: StackOptions, *, driver_factory: DriverFactory | None = None,
     if options.worker_logs:
         logs = LogSource.from_spec(options.worker_logs)
     else:
-        logs = LogSource.from_callable(f"compose:{project}/{BILLING_WORKER}",
-                                       lambda: driver.logs(BILLING_WORKER, COMPOSE_CALL_TIMEOUT_S))
+        logs = LogSource.from_callable(
+            f"compose:{project}/{BILLING_WORKER}", lambda: driver.logs(BILLING_WORKER, COMPOSE_CALL_TIMEOUT_S)
+        )
     compose_cmd = _compose_prefix(driver, compose_dir, files, project)
     jobs = shlex.join(force_sync_argv("CUSTOMER")).replace("CUSTOMER", "{customer_id}")
     env = {
@@ -342,9 +407,19 @@ def boot(options: StackOptions, *, driver_factory: DriverFactory | None = None,
         "OPENMETER_IMAGE_TAG": options.image_tag,
         "OMCONTRACT_PROJECT": project,
     }
-    return OpenMeterHandle(base_url=base_url, version=version, mode="booted", api_key=options.api_key,
-                           logs=logs, sync_states=SyncStateReader(dsn), driver=driver, services=services,
-                           keep_stack=options.keep_stack, keep_on_failure=options.keep_on_failure, env=env)
+    return OpenMeterHandle(
+        base_url=base_url,
+        version=version,
+        mode="booted",
+        api_key=options.api_key,
+        logs=logs,
+        sync_states=SyncStateReader(dsn),
+        driver=driver,
+        services=services,
+        keep_stack=options.keep_stack,
+        keep_on_failure=options.keep_on_failure,
+        env=env,
+    )
 
 
 def _compose_prefix(driver: ComposeDriver, compose_dir: Path, files: Sequence[str], project: str) -> str:
@@ -357,8 +432,7 @@ def _compose_prefix(driver: ComposeDriver, compose_dir: Path, files: Sequence[st
     return shlex.join([*parts, "-p", project])
 
 
-def connect(options: StackOptions | None = None, *,
-            progress: Callable[[str], None] | None = None) -> OpenMeterHandle:
+def connect(options: StackOptions | None = None, *, progress: Callable[[str], None] | None = None) -> OpenMeterHandle:
     """Attach when ``options.url`` is set, else boot the compose stack (see the module docstring)."""
     opts = options if options is not None else StackOptions.from_env()
     if opts.attach:

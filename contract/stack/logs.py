@@ -62,8 +62,16 @@ class LogRecord:
 
 
 _LEVELS = {
-    "DEBUG": "DEBUG", "TRACE": "DEBUG", "INFO": "INFO", "WARN": "WARN", "WARNING": "WARN",
-    "ERROR": "ERROR", "ERR": "ERROR", "DPANIC": "PANIC", "PANIC": "PANIC", "FATAL": "FATAL",
+    "DEBUG": "DEBUG",
+    "TRACE": "DEBUG",
+    "INFO": "INFO",
+    "WARN": "WARN",
+    "WARNING": "WARN",
+    "ERROR": "ERROR",
+    "ERR": "ERROR",
+    "DPANIC": "PANIC",
+    "PANIC": "PANIC",
+    "FATAL": "FATAL",
 }
 # `docker compose logs` prefix: "billing-worker-1  | " (service name, replica number, a bar).
 _COMPOSE_PREFIX = re.compile(r"^(?P<svc>[A-Za-z0-9][A-Za-z0-9_.-]*?)(?:-\d+)?\s+\|\s?(?P<rest>.*)$")
@@ -112,8 +120,9 @@ def _service(attrs: Mapping[str, Any], fallback: str | None) -> str | None:
     return fallback
 
 
-def _from_mapping(obj: Mapping[str, Any], *, raw: str, source: str, line_no: int,
-                  service: str | None) -> LogRecord | None:
+def _from_mapping(
+    obj: Mapping[str, Any], *, raw: str, source: str, line_no: int, service: str | None
+) -> LogRecord | None:
     msg_value = next((obj[k] for k in _MSG_KEYS if isinstance(obj.get(k), str)), None)
     if msg_value is None:
         return None
@@ -133,8 +142,18 @@ def _from_mapping(obj: Mapping[str, Any], *, raw: str, source: str, line_no: int
     )
 
 
-_GO_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-               "\\": "\\", '"': '"', "'": "'"}
+_GO_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+}
 
 
 def _go_unquote(quoted: str) -> str:
@@ -153,14 +172,14 @@ def _go_unquote(quoted: str) -> str:
             out += _GO_ESCAPES[esc].encode()
             i += 2
         elif esc == "x" and i + 4 <= len(body):
-            out.append(int(body[i + 2:i + 4], 16))
+            out.append(int(body[i + 2 : i + 4], 16))
             i += 4
         elif esc in "uU":
             width = 4 if esc == "u" else 8
-            out += chr(int(body[i + 2:i + 2 + width], 16)).encode()
+            out += chr(int(body[i + 2 : i + 2 + width], 16)).encode()
             i += 2 + width
         elif esc in "01234567" and i + 4 <= len(body):
-            out.append(int(body[i + 1:i + 4], 8))
+            out.append(int(body[i + 1 : i + 4], 8))
             i += 4
         else:
             out += ("\\" + esc).encode()
@@ -172,7 +191,7 @@ def _parse_slog_text(text: str) -> dict[str, str] | None:
     pairs: dict[str, str] = {}
     pos = 0
     for m in _SLOG_PAIR.finditer(text):
-        if text[pos:m.start()].strip():  # something that is not key=value: not an slog line
+        if text[pos : m.start()].strip():  # something that is not key=value: not an slog line
             return None
         value = m.group("val")
         if value.startswith('"'):
@@ -209,8 +228,9 @@ def parse_line(line: str, *, source: str = "-", line_no: int = 0) -> LogRecord |
         return _from_mapping(obj, raw=raw, source=source, line_no=line_no, service=service)
     if _GO_PANIC.match(text):
         level = "PANIC" if text.startswith("panic: ") else "FATAL"
-        return LogRecord(ts=None, level=level, msg=text, error_message=None, service=service,
-                         raw=raw, source=source, line_no=line_no)
+        return LogRecord(
+            ts=None, level=level, msg=text, error_message=None, service=service, raw=raw, source=source, line_no=line_no
+        )
     if "=" in text:
         pairs = _parse_slog_text(text)
         if pairs is not None:

@@ -112,13 +112,17 @@ def _run_command(command: str, timeout: float) -> str:
     shown = command.split()[0] if command.split() else command
     done = _proc.run(command, timeout=timeout)
     if done.timed_out:
-        raise LogSourceError(f"worker-logs command ({shown} ...) did not finish within {timeout:g} s",
-                             field="worker_logs")
+        raise LogSourceError(
+            f"worker-logs command ({shown} ...) did not finish within {timeout:g} s", field="worker_logs"
+        )
     if done.returncode != 0:
-        first = next((ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()),
-                     "no error output")
-        raise LogSourceError(f"worker-logs command ({shown} ...) failed with exit code {done.returncode}: "
-                             f"{first[:200]}", field="worker_logs")
+        first = next(
+            (ln.strip() for ln in done.stderr.decode("utf-8", "replace").splitlines() if ln.strip()), "no error output"
+        )
+        raise LogSourceError(
+            f"worker-logs command ({shown} ...) failed with exit code {done.returncode}: {first[:200]}",
+            field="worker_logs",
+        )
     return done.stdout.decode("utf-8", errors="replace")
 
 
@@ -167,8 +171,9 @@ class LogSource:
             return cls.from_folder(path)
         if path.is_file():
             return cls.from_file(path)
-        raise LogSourceError(f"worker logs not found: {spec} (give a file, a folder, or cmd:<shell command>)",
-                             field="worker_logs")
+        raise LogSourceError(
+            f"worker logs not found: {spec} (give a file, a folder, or cmd:<shell command>)", field="worker_logs"
+        )
 
     @classmethod
     def from_file(cls, path: str | Path) -> LogSource:

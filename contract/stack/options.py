@@ -77,13 +77,13 @@ class StackOptions:
         if self.url is not None:
             object.__setattr__(self, "url", _normalise_url(self.url))
         if self.variant not in VARIANTS:
-            raise InputError(f"unknown variant {self.variant!r} (expected one of {', '.join(VARIANTS)})",
-                             field="variant")
+            raise InputError(
+                f"unknown variant {self.variant!r} (expected one of {', '.join(VARIANTS)})", field="variant"
+            )
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", self.image_tag):
             raise InputError(f"not a Docker image tag: {self.image_tag!r}", field="image_tag")
         if not self.boot_timeout > 0:
-            raise InputError(f"must be a positive number of seconds, got {self.boot_timeout!r}",
-                             field="boot_timeout")
+            raise InputError(f"must be a positive number of seconds, got {self.boot_timeout!r}", field="boot_timeout")
         if self.force_sync_command is not None and "{customer_id}" not in self.force_sync_command:
             raise InputError("the command must contain {customer_id}", field="force_sync_command")
 

@@ -107,6 +107,7 @@ class SignatureMatch:
 
 # -- catalogue ---------------------------------------------------------------------------------
 
+
 def _entry_error(source: str, index: int, key: str, reason: str) -> InputError:
     return InputError(reason, file=source, field=f"signatures[{index}].{key}")
 
@@ -117,8 +118,7 @@ def _parse_catalogue(text: str, source: str) -> tuple[Signature, ...]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise InputError(f"not valid YAML ({getattr(err, 'problem', None) or err})", file=source,
-                         line=line) from err
+        raise InputError(f"not valid YAML ({getattr(err, 'problem', None) or err})", file=source, line=line) from err
     entries = doc.get("signatures") if isinstance(doc, dict) else None
     if not isinstance(entries, list) or not entries:
         raise InputError("expected a non-empty list", file=source, field="signatures")
@@ -127,8 +127,17 @@ def _parse_catalogue(text: str, source: str) -> tuple[Signature, ...]:
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise _entry_error(source, index, "", "expected a mapping")
-        unknown = set(entry) - {"id", "title", "pattern", "levels", "severity", "attempt", "terminal",
-                                "upstream", "explanation"}
+        unknown = set(entry) - {
+            "id",
+            "title",
+            "pattern",
+            "levels",
+            "severity",
+            "attempt",
+            "terminal",
+            "upstream",
+            "explanation",
+        }
         if unknown:
             raise _entry_error(source, index, sorted(unknown)[0], "unknown key")
         sig_id = entry.get("id")
@@ -159,17 +168,19 @@ def _parse_catalogue(text: str, source: str) -> tuple[Signature, ...]:
             if not isinstance(flag, bool):
                 raise _entry_error(source, index, key, "expected true or false")
             flags[key] = flag
-        catalogue.append(Signature(
-            id=sig_id,
-            title=str(entry.get("title") or sig_id),
-            pattern=pattern,
-            severity=severity,
-            levels=tuple(v.upper() for v in levels),
-            attempt=flags["attempt"],
-            terminal=flags["terminal"],
-            upstream=upstream,
-            explanation=str(entry.get("explanation") or "").strip(),
-        ))
+        catalogue.append(
+            Signature(
+                id=sig_id,
+                title=str(entry.get("title") or sig_id),
+                pattern=pattern,
+                severity=severity,
+                levels=tuple(v.upper() for v in levels),
+                attempt=flags["attempt"],
+                terminal=flags["terminal"],
+                upstream=upstream,
+                explanation=str(entry.get("explanation") or "").strip(),
+            )
+        )
     return tuple(catalogue)
 
 
@@ -193,6 +204,7 @@ def default_catalogue() -> tuple[Signature, ...]:
 
 
 # -- attribution -------------------------------------------------------------------------------
+
 
 def _ce_source_in(value: object) -> str | None:
     if isinstance(value, str):
@@ -288,8 +300,11 @@ def unique_id_of(record: LogRecord, catalogue: Sequence[Signature] | None = None
 GroupKey = tuple[str | None, str | None]  # (subscription, unique id)
 
 
-def scan(records: Iterable[LogRecord], subscription_ids: Iterable[str] | None = None,
-         catalogue: Sequence[Signature] | None = None) -> list[SignatureMatch]:
+def scan(
+    records: Iterable[LogRecord],
+    subscription_ids: Iterable[str] | None = None,
+    catalogue: Sequence[Signature] | None = None,
+) -> list[SignatureMatch]:
     """Find known failure signatures in ``records``, grouped per (signature, subscription, unique id).
 
     With ``subscription_ids``, only matches attributed to one of them are returned -- plus
@@ -339,8 +354,12 @@ def scan(records: Iterable[LogRecord], subscription_ids: Iterable[str] | None = 
             records=tuple(group_records),
             conclusive=conclusive,
         )
-        sort_key = (match.first is None, match.first or datetime.min, order[sig_id],
-                    first_seen[(sig_id, subscription, unique_id)])
+        sort_key = (
+            match.first is None,
+            match.first or datetime.min,
+            order[sig_id],
+            first_seen[(sig_id, subscription, unique_id)],
+        )
         matches.append((sort_key, match))
     matches.sort(key=lambda pair: pair[0])
     return [m for _, m in matches]

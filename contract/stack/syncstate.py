@@ -70,8 +70,9 @@ def _one_line(err: BaseException) -> str:
 def _psycopg_connect(dsn: str) -> _Connection:
     import psycopg
 
-    conn = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
-                           application_name="omcontract-syncstate")
+    conn = psycopg.connect(
+        dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="omcontract-syncstate"
+    )
     conn.execute("SET default_transaction_read_only = on")
     return conn
 
@@ -84,8 +85,9 @@ class SyncStateReader:
     first query. Neither message contains the password.
     """
 
-    def __init__(self, dsn: str, *, namespace: str = "default",
-                 connect: Callable[[str], _Connection] | None = None) -> None:
+    def __init__(
+        self, dsn: str, *, namespace: str = "default", connect: Callable[[str], _Connection] | None = None
+    ) -> None:
         self._dsn = dsn
         self.namespace = namespace
         self._connect = connect or _psycopg_connect
@@ -107,8 +109,7 @@ class SyncStateReader:
             conninfo_to_dict(dsn)
         except ProgrammingError as err:
             reason = _one_line(err).replace(dsn, mask_dsn(dsn))
-            raise InputError(f"not a valid Postgres DSN ({mask_dsn(dsn)}): {reason}",
-                             field="postgres_dsn") from err
+            raise InputError(f"not a valid Postgres DSN ({mask_dsn(dsn)}): {reason}", field="postgres_dsn") from err
 
     def _connection(self) -> _Connection:
         if self._conn is None:
@@ -118,7 +119,8 @@ class SyncStateReader:
                 reason = _one_line(err).replace(self._dsn, mask_dsn(self._dsn))
                 raise NoOpenMeterError(
                     f"cannot connect to OpenMeter's Postgres ({mask_dsn(self._dsn)}): {reason}; "
-                    "check --postgres / OPENMETER_POSTGRES") from err
+                    "check --postgres / OPENMETER_POSTGRES"
+                ) from err
         return self._conn
 
     def get(self, subscription_id: str) -> SyncStateRow | None:
@@ -132,7 +134,8 @@ class SyncStateReader:
                 if "subscription_billing_sync_states" in str(err) and "does not exist" in str(err):
                     raise NoOpenMeterError(
                         f"{mask_dsn(self._dsn)} has no table subscription_billing_sync_states: "
-                        "is this OpenMeter's database (and migrated)?") from err
+                        "is this OpenMeter's database (and migrated)?"
+                    ) from err
                 if type(err).__name__ == "OperationalError" and attempt == 1:  # connection lost: once more
                     self._drop()
                     continue
@@ -160,6 +163,7 @@ class SyncStateReader:
     def __enter__(self) -> SyncStateReader:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

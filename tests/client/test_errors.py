@@ -34,8 +34,12 @@ V3_SCHEMA = {
     "instance": "openmeter:trace:1",
     "detail": "request body has an error: doesn't match schema",
     "invalid_parameters": [
-        {"field": "", "rule": "additionalProperties", "reason": 'property "settlement_mode" is unsupported',
-         "source": "body"},
+        {
+            "field": "",
+            "rule": "additionalProperties",
+            "reason": 'property "settlement_mode" is unsupported',
+            "source": "body",
+        },
         {"field": "plan.id", "rule": "pattern", "reason": "does not match ULID", "source": "body"},
     ],
 }
@@ -48,10 +52,18 @@ V3_DOMAIN = {
     "detail": "validation error",
     "extensions": {
         "validationErrors": [
-            {"code": "rate_card_billing_cadence_unaligned", "field": "phases[0].rate_cards[1]",
-             "message": "billing cadence is not aligned", "severity": "critical"},
-            {"code": "plan_billing_cadence_invalid", "field": "billing_cadence",
-             "message": "invalid cadence", "severity": "critical"},
+            {
+                "code": "rate_card_billing_cadence_unaligned",
+                "field": "phases[0].rate_cards[1]",
+                "message": "billing cadence is not aligned",
+                "severity": "critical",
+            },
+            {
+                "code": "plan_billing_cadence_invalid",
+                "field": "billing_cadence",
+                "message": "invalid cadence",
+                "severity": "critical",
+            },
         ]
     },
 }
@@ -105,8 +117,9 @@ def test_v1_billing_problem_inline_code_and_additional_issues_are_codes() -> Non
 
 
 def test_problem_str_is_one_line_with_method_path_status_title_detail_and_code() -> None:
-    err = OpenMeterProblem(method="POST", path="/api/v3/openmeter/subscriptions", status=409,
-                           problem=parse_problem(409, V1_CONFLICT))
+    err = OpenMeterProblem(
+        method="POST", path="/api/v3/openmeter/subscriptions", status=409, problem=parse_problem(409, V1_CONFLICT)
+    )
 
     assert str(err) == (
         "POST /api/v3/openmeter/subscriptions -> 409 Conflict: only single subscription is allowed per "
@@ -117,8 +130,9 @@ def test_problem_str_is_one_line_with_method_path_status_title_detail_and_code()
 
 
 def test_problem_without_codes_lists_invalid_parameters_in_the_line() -> None:
-    err = OpenMeterProblem(method="POST", path="/api/v3/openmeter/plans", status=400,
-                           problem=parse_problem(400, V3_SCHEMA))
+    err = OpenMeterProblem(
+        method="POST", path="/api/v3/openmeter/plans", status=400, problem=parse_problem(400, V3_SCHEMA)
+    )
 
     text = str(err)
     assert "\n" not in text
@@ -165,27 +179,43 @@ def test_unreachable_is_an_openmeter_error_and_a_no_openmeter_user_error_with_ex
 
 def test_a_detail_repeating_the_title_and_the_reasons_is_not_said_twice() -> None:
     observed = {  # HEAD 7e57a394a, v3 plan create with settlement_mode
-        "type": "https://kongapi.info/konnect/bad-request", "status": 400, "title": "Bad Request",
+        "type": "https://kongapi.info/konnect/bad-request",
+        "status": 400,
+        "title": "Bad Request",
         "instance": "urn:request:vm/hyZVLKptnj-000013",
         "detail": 'Bad Request:  [properties]: property "settlement_mode" is unsupported',
-        "invalid_parameters": [{"field": "", "rule": "properties",
-                                "reason": 'property "settlement_mode" is unsupported', "source": ""}],
+        "invalid_parameters": [
+            {"field": "", "rule": "properties", "reason": 'property "settlement_mode" is unsupported', "source": ""}
+        ],
     }
 
     assert parse_problem(400, observed).summary() == (
-        'Bad Request: [properties]: property "settlement_mode" is unsupported')
+        'Bad Request: [properties]: property "settlement_mode" is unsupported'
+    )
 
 
 def test_a_problem_without_detail_still_reads_as_one_line_with_its_code() -> None:
     observed = {  # HEAD 7e57a394a and f67a8a103, a second v3 subscription for the same customer
-        "type": "about:blank", "title": "Conflict", "status": 409, "instance": "urn:request:vm/x-000025",
-        "extensions": {"validationErrors": [{
-            "code": "only_single_subscription_allowed_per_customer_at_a_time", "field": "$.plans",
-            "message": "only single subscription is allowed per customer at a time"}]},
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
+        "instance": "urn:request:vm/x-000025",
+        "extensions": {
+            "validationErrors": [
+                {
+                    "code": "only_single_subscription_allowed_per_customer_at_a_time",
+                    "field": "$.plans",
+                    "message": "only single subscription is allowed per customer at a time",
+                }
+            ]
+        },
     }
 
-    err = OpenMeterProblem(method="POST", path="/api/v3/openmeter/subscriptions", status=409,
-                           problem=parse_problem(409, observed))
+    err = OpenMeterProblem(
+        method="POST", path="/api/v3/openmeter/subscriptions", status=409, problem=parse_problem(409, observed)
+    )
 
-    assert str(err) == ("POST /api/v3/openmeter/subscriptions -> 409 Conflict "
-                        "[code: only_single_subscription_allowed_per_customer_at_a_time]")
+    assert str(err) == (
+        "POST /api/v3/openmeter/subscriptions -> 409 Conflict "
+        "[code: only_single_subscription_allowed_per_customer_at_a_time]"
+    )

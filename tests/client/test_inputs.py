@@ -34,19 +34,31 @@ def _normalise_numerics(value: Any) -> Any:
     return value
 
 
-def plan_like_recording(key: str, api_feature: str, tokens_feature: str, suffix: str,
-                        mode: SettlementMode | None = None) -> PlanInput:
+def plan_like_recording(
+    key: str, api_feature: str, tokens_feature: str, suffix: str, mode: SettlementMode | None = None
+) -> PlanInput:
     return PlanInput(
-        key=key, name="Plan 4412", currency="USD", billing_cadence="P1M", pro_rating=True,
+        key=key,
+        name="Plan 4412",
+        currency="USD",
+        billing_cadence="P1M",
+        pro_rating=True,
         settlement_mode=mode,
-        phases=(PhaseInput("default", "Default", (
-            RateCardInput(f"api_calls_{suffix}", "api_calls", PriceInput.unit("0.10"),
-                          feature_id=api_feature),
-            RateCardInput(f"tokens_{suffix}", "tokens",
-                          PriceInput.graduated(TierInput.of(up_to="100", unit="0.10"),
-                                               TierInput.of(unit="0.05")),
-                          feature_id=tokens_feature),
-        )),),
+        phases=(
+            PhaseInput(
+                "default",
+                "Default",
+                (
+                    RateCardInput(f"api_calls_{suffix}", "api_calls", PriceInput.unit("0.10"), feature_id=api_feature),
+                    RateCardInput(
+                        f"tokens_{suffix}",
+                        "tokens",
+                        PriceInput.graduated(TierInput.of(up_to="100", unit="0.10"), TierInput.of(unit="0.05")),
+                        feature_id=tokens_feature,
+                    ),
+                ),
+            ),
+        ),
     )
 
 
@@ -78,23 +90,46 @@ def test_plan_v1_body_uses_camel_case_tiered_prices_and_feature_keys() -> None:
     phase = body["phases"][0]
     assert phase["duration"] is None  # required (nullable) in v1
     api_calls, tokens = phase["rateCards"]
-    assert api_calls == {"type": "usage_based", "key": "api_calls_x", "name": "api_calls",
-                         "featureKey": "api_calls_x", "billingCadence": "P1M",
-                         "price": {"type": "unit", "amount": "0.1"}}
-    assert tokens["price"] == {"type": "tiered", "mode": "graduated", "tiers": [
-        {"upToAmount": "100", "flatPrice": None, "unitPrice": {"type": "unit", "amount": "0.1"}},
-        {"flatPrice": None, "unitPrice": {"type": "unit", "amount": "0.05"}},
-    ]}
+    assert api_calls == {
+        "type": "usage_based",
+        "key": "api_calls_x",
+        "name": "api_calls",
+        "featureKey": "api_calls_x",
+        "billingCadence": "P1M",
+        "price": {"type": "unit", "amount": "0.1"},
+    }
+    assert tokens["price"] == {
+        "type": "tiered",
+        "mode": "graduated",
+        "tiers": [
+            {"upToAmount": "100", "flatPrice": None, "unitPrice": {"type": "unit", "amount": "0.1"}},
+            {"flatPrice": None, "unitPrice": {"type": "unit", "amount": "0.05"}},
+        ],
+    }
 
 
 def test_flat_rate_card_sends_its_payment_term_in_both_versions_and_may_be_one_time() -> None:
-    card = RateCardInput("setup", "Setup fee", PriceInput.flat(Decimal("25.00")), billing_cadence=None,
-                         payment_term=PaymentTerm.IN_ADVANCE)
+    card = RateCardInput(
+        "setup",
+        "Setup fee",
+        PriceInput.flat(Decimal("25.00")),
+        billing_cadence=None,
+        payment_term=PaymentTerm.IN_ADVANCE,
+    )
 
-    assert card.v3() == {"key": "setup", "name": "Setup fee", "payment_term": "in_advance",
-                         "price": {"type": "flat", "amount": "25"}}
-    assert card.v1() == {"type": "flat_fee", "key": "setup", "name": "Setup fee", "billingCadence": None,
-                         "price": {"type": "flat", "amount": "25", "paymentTerm": "in_advance"}}
+    assert card.v3() == {
+        "key": "setup",
+        "name": "Setup fee",
+        "payment_term": "in_advance",
+        "price": {"type": "flat", "amount": "25"},
+    }
+    assert card.v1() == {
+        "type": "flat_fee",
+        "key": "setup",
+        "name": "Setup fee",
+        "billingCadence": None,
+        "price": {"type": "flat", "amount": "25", "paymentTerm": "in_advance"},
+    }
 
 
 def test_usage_rate_cards_must_be_in_arrears_and_recurring() -> None:
@@ -114,7 +149,9 @@ def test_price_inputs_validate_their_parts() -> None:
     with pytest.raises(ValueError, match="not a number"):
         PriceInput.unit("ten")
     assert PriceInput.volume(TierInput.of(flat="5")).v3() == {
-        "type": "volume", "tiers": [{"flat_price": {"type": "flat", "amount": "5"}}]}
+        "type": "volume",
+        "tiers": [{"flat_price": {"type": "flat", "amount": "5"}}],
+    }
 
 
 def test_plan_needs_a_phase() -> None:
@@ -124,8 +161,13 @@ def test_plan_needs_a_phase() -> None:
 
 def test_event_cloudevent_equals_the_recorded_ingest_request(head: Recording) -> None:
     sent = recorded(head, "ingest_0")["request_body"]
-    event = Event(id=sent["id"], type=sent["type"], subject=sent["subject"],
-                  time=datetime(2026, 11, 27, 7, 46, 47, 416000, tzinfo=UTC), data={"value": "7"})
+    event = Event(
+        id=sent["id"],
+        type=sent["type"],
+        subject=sent["subject"],
+        time=datetime(2026, 11, 27, 7, 46, 47, 416000, tzinfo=UTC),
+        data={"value": "7"},
+    )
 
     assert event.cloudevent() == sent
 
@@ -147,17 +189,23 @@ def test_timing_values() -> None:
 
 
 def test_edit_ops_write_v1_customizations_and_pass_raw_ops_through() -> None:
-    price_change = RateCardInput("api_calls_1755", "API calls", PriceInput.unit("0.20"),
-                                 feature_key="api_calls_1755")
+    price_change = RateCardInput("api_calls_1755", "API calls", PriceInput.unit("0.20"), feature_key="api_calls_1755")
 
-    ops = edit_ops_v1([AddItem("default", price_change), RemoveItem("default", "tokens"),
-                       {"op": "unschedule_edit"}])
+    ops = edit_ops_v1([AddItem("default", price_change), RemoveItem("default", "tokens"), {"op": "unschedule_edit"}])
 
     assert ops == [
-        {"op": "add_item", "phaseKey": "default", "rateCard": {
-            "type": "usage_based", "key": "api_calls_1755", "name": "API calls",
-            "featureKey": "api_calls_1755", "billingCadence": "P1M",
-            "price": {"type": "unit", "amount": "0.2"}}},
+        {
+            "op": "add_item",
+            "phaseKey": "default",
+            "rateCard": {
+                "type": "usage_based",
+                "key": "api_calls_1755",
+                "name": "API calls",
+                "featureKey": "api_calls_1755",
+                "billingCadence": "P1M",
+                "price": {"type": "unit", "amount": "0.2"},
+            },
+        },
         {"op": "remove_item", "phaseKey": "default", "itemKey": "tokens"},
         {"op": "unschedule_edit"},
     ]

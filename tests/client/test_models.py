@@ -52,8 +52,11 @@ PARSERS: list[tuple[str, str, Callable[[Any], object]]] = [
     ("POST", r"/api/v3/openmeter/subscriptions/[^/]+/cancel", SubscriptionSummary.from_v3),
     ("GET", r"/api/v3/openmeter/subscriptions/[^/]+", SubscriptionSummary.from_v3),
     ("GET", r"/api/v1/subscriptions/[^/]+", SubscriptionView.from_v1),
-    ("GET", r"/api/v3/openmeter/customers/[^/]+/charges",
-     lambda b: [Charge.from_v3(c) for c in p.items(p.obj(b), "data")]),
+    (
+        "GET",
+        r"/api/v3/openmeter/customers/[^/]+/charges",
+        lambda b: [Charge.from_v3(c) for c in p.items(p.obj(b), "data")],
+    ),
     ("GET", r"/api/v1/billing/invoices", lambda b: [Invoice.from_v1(i) for i in p.items(p.obj(b), "items")]),
     ("POST", r"/api/v1/events", lambda b: b),
 ]
@@ -90,13 +93,13 @@ def test_subscription_view_keeps_microseconds_and_item_timelines(head: Recording
     assert view.billing_cadence == "P1M" and view.currency == "USD" and view.status == "inactive"
     (phase,) = view.phases
     assert phase.key == "default" and phase.active_to == view.active_to
-    assert [t.key for t in phase.item_timelines] == [
-        "api_calls_1795765605940_142", "tokens_1795765605940_142"]
+    assert [t.key for t in phase.item_timelines] == ["api_calls_1795765605940_142", "tokens_1795765605940_142"]
     (tokens,) = phase.timeline("tokens_1795765605940_142")
     assert tokens.id == "01M8DZH70QGE4H2SFQ84BJBVMZ"  # re-created by the cancel
     assert tokens.rate_card.feature_key == "tokens_1795765605940_142"
-    assert tokens.rate_card.price == PriceView(type="tiered", mode="graduated", tiers=(
-        p_tier("100", "0.1"), p_tier(None, "0.05")))
+    assert tokens.rate_card.price == PriceView(
+        type="tiered", mode="graduated", tiers=(p_tier("100", "0.1"), p_tier(None, "0.05"))
+    )
     assert view.current_aligned_billing_period == Period(view.active_from, view.active_to)
     assert "01M8DZH70PT9E8WS71EZQTSH21" in view.item_ids()
 
@@ -173,8 +176,7 @@ def test_credit_balance_head_and_bug_window_shapes(head: Recording, bug: Recordi
     b = CreditBalances.from_v3(recorded(bug, "credit_balance")["response_body"]).for_currency("USD")
 
     assert h is not None and b is not None
-    assert (h.shape, h.live, h.settled, h.pending, h.available) == (
-        "head", Decimal(10), Decimal(10), Decimal(0), None)
+    assert (h.shape, h.live, h.settled, h.pending, h.available) == ("head", Decimal(10), Decimal(10), Decimal(0), None)
     assert (b.shape, b.available, b.pending, b.live) == ("bug_window", Decimal(10), Decimal(10), None)
     assert h.spendable == b.spendable == Decimal(10)
 
@@ -193,8 +195,9 @@ def test_plan_from_bug_build_has_no_settlement_mode(head: Recording, bug: Record
 
     assert h.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE and b.settlement_mode is None
     assert (b.status, b.version, b.billing_cadence, b.pro_rating_enabled) == ("active", 1, "P1M", True)
-    assert b.phases[0].rate_cards[1].price == PriceView(type="tiered", mode="graduated", tiers=(
-        p_tier("100", "0.1"), p_tier(None, "0.05")))
+    assert b.phases[0].rate_cards[1].price == PriceView(
+        type="tiered", mode="graduated", tiers=(p_tier("100", "0.1"), p_tier(None, "0.05"))
+    )
 
 
 def test_bug_window_v3_subscription_summary_is_minimal(bug: Recording) -> None:
@@ -206,20 +209,34 @@ def test_bug_window_v3_subscription_summary_is_minimal(bug: Recording) -> None:
 
 
 def test_v1_and_v3_prices_read_the_same() -> None:
-    v1 = PriceView.from_api({"type": "tiered", "mode": "graduated", "tiers": [
-        {"upToAmount": "100", "flatPrice": None, "unitPrice": {"type": "unit", "amount": "0.10"}},
-        {"flatPrice": {"type": "flat", "amount": "2"}, "unitPrice": None}]})
-    v3 = PriceView.from_api({"type": "graduated", "tiers": [
-        {"up_to_amount": "100", "unit_price": {"type": "unit", "amount": "0.1"}},
-        {"flat_price": {"type": "flat", "amount": "2.00"}}]})
+    v1 = PriceView.from_api(
+        {
+            "type": "tiered",
+            "mode": "graduated",
+            "tiers": [
+                {"upToAmount": "100", "flatPrice": None, "unitPrice": {"type": "unit", "amount": "0.10"}},
+                {"flatPrice": {"type": "flat", "amount": "2"}, "unitPrice": None},
+            ],
+        }
+    )
+    v3 = PriceView.from_api(
+        {
+            "type": "graduated",
+            "tiers": [
+                {"up_to_amount": "100", "unit_price": {"type": "unit", "amount": "0.1"}},
+                {"flat_price": {"type": "flat", "amount": "2.00"}},
+            ],
+        }
+    )
 
     assert v1 == v3
 
 
 def test_price_view_to_domain() -> None:
     flat = PriceView.from_api({"type": "flat", "amount": "25", "paymentTerm": "in_advance"}).to_domain()
-    tiered = PriceView.from_api({"type": "graduated", "tiers": [
-        {"up_to_amount": "100", "unit_price": {"type": "unit", "amount": "0.1"}}]}).to_domain()
+    tiered = PriceView.from_api(
+        {"type": "graduated", "tiers": [{"up_to_amount": "100", "unit_price": {"type": "unit", "amount": "0.1"}}]}
+    ).to_domain()
 
     assert flat is not None and flat.type is PriceType.FLAT and flat.payment_term is PaymentTerm.IN_ADVANCE
     assert flat.amount == Decimal(25)
@@ -229,29 +246,65 @@ def test_price_view_to_domain() -> None:
 
 
 def test_billing_profile_reads_workflow_switches() -> None:
-    profile = BillingProfile.from_v3({
-        "id": "01PROFILE", "name": "openmeter-sandbox", "default": True,
-        "workflow": {"invoicing": {"auto_advance": True, "progressive_billing": True,
-                                   "subscription_end_proration_mode": "bill_actual_period"},
-                     "collection": {"interval": "PT1H"}}})
+    profile = BillingProfile.from_v3(
+        {
+            "id": "01PROFILE",
+            "name": "openmeter-sandbox",
+            "default": True,
+            "workflow": {
+                "invoicing": {
+                    "auto_advance": True,
+                    "progressive_billing": True,
+                    "subscription_end_proration_mode": "bill_actual_period",
+                },
+                "collection": {"interval": "PT1H"},
+            },
+        }
+    )
 
     assert (profile.is_default, profile.auto_advance, profile.progressive_billing) == (True, True, True)
     assert profile.end_proration == "bill_actual_period" and profile.collection_interval == "PT1H"
-    assert hash(profile) == hash(BillingProfile.from_v3({"id": "01PROFILE", "name": "openmeter-sandbox",
-                                                         "default": True}))
+    assert hash(profile) == hash(
+        BillingProfile.from_v3({"id": "01PROFILE", "name": "openmeter-sandbox", "default": True})
+    )
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"status": "active", "customerId": "c"}, "id"),
-        ({"id": "s", "status": "active", "customerId": "c", "activeFrom": "yesterday",
-          "billingAnchor": "2026-01-01T00:00:00Z"}, "activeFrom"),
-        ({"id": "s", "status": "active", "customerId": "c", "activeFrom": "2026-01-01T00:00:00Z",
-          "billingAnchor": "2026-01-01T00:00:00Z", "phases": [{"id": "p", "key": "k", "activeFrom": 5}]},
-         "phases[0].activeFrom"),
-        ({"id": "s", "status": "active", "customerId": "c", "activeFrom": "2026-01-01T00:00:00Z",
-          "billingAnchor": "2026-01-01T00:00:00Z", "settlementMode": "pay_later"}, "settlementMode"),
+        (
+            {
+                "id": "s",
+                "status": "active",
+                "customerId": "c",
+                "activeFrom": "yesterday",
+                "billingAnchor": "2026-01-01T00:00:00Z",
+            },
+            "activeFrom",
+        ),
+        (
+            {
+                "id": "s",
+                "status": "active",
+                "customerId": "c",
+                "activeFrom": "2026-01-01T00:00:00Z",
+                "billingAnchor": "2026-01-01T00:00:00Z",
+                "phases": [{"id": "p", "key": "k", "activeFrom": 5}],
+            },
+            "phases[0].activeFrom",
+        ),
+        (
+            {
+                "id": "s",
+                "status": "active",
+                "customerId": "c",
+                "activeFrom": "2026-01-01T00:00:00Z",
+                "billingAnchor": "2026-01-01T00:00:00Z",
+                "settlementMode": "pay_later",
+            },
+            "settlementMode",
+        ),
     ],
 )
 def test_missing_or_bad_fields_name_the_field(body: dict[str, Any], field: str) -> None:
@@ -268,29 +321,53 @@ def test_bad_numeric_names_the_field() -> None:
 
 def test_format_numeric_writes_openmeter_numerics() -> None:
     assert [p.format_numeric(Decimal(v)) for v in ("0.10", "10", "1E+1", "-0.0", "100.000", "0.05")] == [
-        "0.1", "10", "10", "0", "100", "0.05"]
+        "0.1",
+        "10",
+        "10",
+        "0",
+        "100",
+        "0.05",
+    ]
 
 
 def test_item_timelines_follow_the_phase_item_order_and_versions_their_start() -> None:
     body = {
-        "id": "s", "status": "active", "customerId": "c", "activeFrom": "2026-01-01T00:00:00Z",
+        "id": "s",
+        "status": "active",
+        "customerId": "c",
+        "activeFrom": "2026-01-01T00:00:00Z",
         "billingAnchor": "2026-01-01T00:00:00Z",
-        "phases": [{
-            "id": "p", "key": "default", "activeFrom": "2026-01-01T00:00:00Z",
-            "items": [{"id": "z1", "key": "zeta", "activeFrom": "2026-01-01T00:00:00Z"},
-                      {"id": "a1", "key": "alpha", "activeFrom": "2026-01-01T00:00:00Z"}],
-            "itemTimelines": {  # Go sorts map keys; versions as stored
-                "alpha": [{"id": "a2", "key": "alpha", "activeFrom": "2026-01-05T00:00:00.000001Z"},
-                          {"id": "a1", "key": "alpha", "activeFrom": "2026-01-01T00:00:00Z",
-                           "activeTo": "2026-01-05T00:00:00.000001Z"}],
-                "zeta": [{"id": "z1", "key": "zeta", "activeFrom": "2026-01-01T00:00:00Z"}]},
-        }],
+        "phases": [
+            {
+                "id": "p",
+                "key": "default",
+                "activeFrom": "2026-01-01T00:00:00Z",
+                "items": [
+                    {"id": "z1", "key": "zeta", "activeFrom": "2026-01-01T00:00:00Z"},
+                    {"id": "a1", "key": "alpha", "activeFrom": "2026-01-01T00:00:00Z"},
+                ],
+                "itemTimelines": {  # Go sorts map keys; versions as stored
+                    "alpha": [
+                        {"id": "a2", "key": "alpha", "activeFrom": "2026-01-05T00:00:00.000001Z"},
+                        {
+                            "id": "a1",
+                            "key": "alpha",
+                            "activeFrom": "2026-01-01T00:00:00Z",
+                            "activeTo": "2026-01-05T00:00:00.000001Z",
+                        },
+                    ],
+                    "zeta": [{"id": "z1", "key": "zeta", "activeFrom": "2026-01-01T00:00:00Z"}],
+                },
+            }
+        ],
     }
 
     (phase,) = SubscriptionView.from_v1(body).phases
 
     assert [(t.key, [v.id for v in t.versions]) for t in phase.item_timelines] == [
-        ("zeta", ["z1"]), ("alpha", ["a1", "a2"])]
+        ("zeta", ["z1"]),
+        ("alpha", ["a1", "a2"]),
+    ]
     assert phase.timeline("alpha")[0].active_to == datetime(2026, 1, 5, 0, 0, 0, 1, tzinfo=UTC)
     assert phase.timelines_by_key()["zeta"][0].rate_card.key == "zeta"
 
@@ -300,12 +377,18 @@ def test_flat_fee_charge_amount_after_proration_accepts_head_money_object() -> N
     from contract.client.models import Charge
 
     raw = {
-        "id": "01M8E2W571RJGBPQGXPJ4HS9ZA", "type": "flat_fee", "status": "active", "name": "fee",
-        "currency": "USD", "unique_reference_id": "S/default/fee/v[0]/period[0]",
+        "id": "01M8E2W571RJGBPQGXPJ4HS9ZA",
+        "type": "flat_fee",
+        "status": "active",
+        "name": "fee",
+        "currency": "USD",
+        "unique_reference_id": "S/default/fee/v[0]/period[0]",
         "subscription": {"id": "S", "phase": {"id": "P", "item": {"id": "I"}}},
         "service_period": {"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"},
-        "invoice_at": "2026-01-01T00:00:00Z", "settlement_mode": "credit_then_invoice",
-        "amount_after_proration": {"amount": "2.26", "currency": ""}, "payment_term": "in_advance",
+        "invoice_at": "2026-01-01T00:00:00Z",
+        "settlement_mode": "credit_then_invoice",
+        "amount_after_proration": {"amount": "2.26", "currency": ""},
+        "payment_term": "in_advance",
     }
     charge = Charge.from_v3(raw)
     assert charge.amount_after_proration == Decimal("2.26")

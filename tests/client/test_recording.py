@@ -29,8 +29,15 @@ def _lines(path: Path) -> list[dict[str, object]]:
 def test_http_lines_have_exactly_the_shared_recordings_field_layout(tmp_path: Path, head: Recording) -> None:
     recorder = Recorder(tmp_path / "run.jsonl")
 
-    recorder.record_http(step="version", method="GET", url="http://x/version", request_body=None,
-                         status=200, elapsed_ms=4.123, response_body={"version": "unknown"})
+    recorder.record_http(
+        step="version",
+        method="GET",
+        url="http://x/version",
+        request_body=None,
+        status=200,
+        elapsed_ms=4.123,
+        response_body={"version": "unknown"},
+    )
 
     (line,) = _lines(tmp_path / "run.jsonl")
     assert list(line) == list(head[0])  # same keys, same order
@@ -45,15 +52,22 @@ def test_ts_is_millisecond_utc_and_t_counts_seconds_since_the_recorder_started(t
     recorder.note("start", base="http://x")
 
     (line,) = _lines(tmp_path / "r.jsonl")
-    assert line == {"ts": "2026-11-27T07:46:45.987Z", "t": 1.235, "kind": "note", "step": "start",
-                    "base": "http://x"}
+    assert line == {"ts": "2026-11-27T07:46:45.987Z", "t": 1.235, "kind": "note", "step": "start", "base": "http://x"}
 
 
 def test_failed_exchange_records_null_status_and_the_error(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path / "r.jsonl")
 
-    recorder.record_http(step="s", method="POST", url="http://x/api", request_body={"a": 1}, status=None,
-                         elapsed_ms=10.0, response_body=None, error="connection refused")
+    recorder.record_http(
+        step="s",
+        method="POST",
+        url="http://x/api",
+        request_body={"a": 1},
+        status=None,
+        elapsed_ms=10.0,
+        response_body=None,
+        error="connection refused",
+    )
 
     (line,) = _lines(tmp_path / "r.jsonl")
     assert line["status"] is None and line["response_body"] is None
@@ -63,9 +77,15 @@ def test_failed_exchange_records_null_status_and_the_error(tmp_path: Path) -> No
 def test_every_recorded_string_is_masked(tmp_path: Path) -> None:
     recorder = Recorder(tmp_path / "r.jsonl", secrets=[ApiKey(SECRET)])
 
-    recorder.record_http(step=f"step {SECRET}", method="POST", url=f"http://x/?k={SECRET}",
-                         request_body={"token": SECRET, "nested": [f"Bearer {SECRET}"]}, status=401,
-                         elapsed_ms=1.0, response_body={"detail": f"bad key {SECRET}"})
+    recorder.record_http(
+        step=f"step {SECRET}",
+        method="POST",
+        url=f"http://x/?k={SECRET}",
+        request_body={"token": SECRET, "nested": [f"Bearer {SECRET}"]},
+        status=401,
+        elapsed_ms=1.0,
+        response_body={"detail": f"bad key {SECRET}"},
+    )
     recorder.note("n", header=f"Authorization: Bearer {SECRET}", other=SECRET)
 
     text = (tmp_path / "r.jsonl").read_text(encoding="utf-8")

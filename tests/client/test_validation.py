@@ -24,8 +24,9 @@ def validator() -> ResponseValidator:
 
 
 def check(validator: ResponseValidator, line: dict[str, Any], body: Any = None) -> list[str]:
-    findings = validator.validate(line["method"], line["url"], line["status"],
-                                  line["response_body"] if body is None else body)
+    findings = validator.validate(
+        line["method"], line["url"], line["status"], line["response_body"] if body is None else body
+    )
     assert all(f.kind is FindingKind.SCHEMA for f in findings)
     return [f.message for f in findings]
 
@@ -36,17 +37,28 @@ def test_preload_builds_both_documents_and_reports_the_time_taken(validator: Res
     assert validator.describe() == {"v1": str(SPEC_V1), "v3": str(SPEC_V3)}
 
 
-@pytest.mark.parametrize("step", [
-    "customer", "credit_grant", "plan_publish", "subscription_create", "subscription_get_v1",
-    "charges_after_subscribe", "invoices_after_subscribe", "invoices_after_cancel", "meter_query",
-    "ingest_0"])
-def test_valid_recorded_head_responses_give_no_finding(validator: ResponseValidator, head: Recording,
-                                                       step: str) -> None:
+@pytest.mark.parametrize(
+    "step",
+    [
+        "customer",
+        "credit_grant",
+        "plan_publish",
+        "subscription_create",
+        "subscription_get_v1",
+        "charges_after_subscribe",
+        "invoices_after_subscribe",
+        "invoices_after_cancel",
+        "meter_query",
+        "ingest_0",
+    ],
+)
+def test_valid_recorded_head_responses_give_no_finding(
+    validator: ResponseValidator, head: Recording, step: str
+) -> None:
     assert check(validator, recorded(head, step)) == []
 
 
-def test_a_tampered_field_gives_a_finding_naming_the_field(validator: ResponseValidator,
-                                                           head: Recording) -> None:
+def test_a_tampered_field_gives_a_finding_naming_the_field(validator: ResponseValidator, head: Recording) -> None:
     line = recorded(head, "charges_after_subscribe")
     body = copy.deepcopy(line["response_body"])
     body["data"][1]["unique_reference_id"] = 42
@@ -55,13 +67,12 @@ def test_a_tampered_field_gives_a_finding_naming_the_field(validator: ResponseVa
 
     assert [f.field for f in findings] == ["data[1].unique_reference_id"]
     assert findings[0].message.startswith(
-        "GET /api/v3/openmeter/customers/01M8DZH5MAVCFEXV8HDFVJR4ZM/charges -> 200: "
-        "data[1].unique_reference_id: ")
+        "GET /api/v3/openmeter/customers/01M8DZH5MAVCFEXV8HDFVJR4ZM/charges -> 200: data[1].unique_reference_id: "
+    )
     assert "42 is not of type 'string'" in findings[0].message
 
 
-def test_a_missing_required_v1_field_is_named_in_the_message(validator: ResponseValidator,
-                                                             head: Recording) -> None:
+def test_a_missing_required_v1_field_is_named_in_the_message(validator: ResponseValidator, head: Recording) -> None:
     line = recorded(head, "subscription_get_v1")
     body = copy.deepcopy(line["response_body"])
     del body["billingAnchor"]
@@ -71,8 +82,9 @@ def test_a_missing_required_v1_field_is_named_in_the_message(validator: Response
     assert "<body>: 'billingAnchor' is a required property" in message
 
 
-def test_go_nil_lists_are_tolerated_by_default_and_reported_when_strict(validator: ResponseValidator,
-                                                                          head: Recording) -> None:
+def test_go_nil_lists_are_tolerated_by_default_and_reported_when_strict(
+    validator: ResponseValidator, head: Recording
+) -> None:
     line = recorded(head, "charges")  # {"data": null, ...}
     before = validator.tolerated["null collection"]
 
@@ -85,8 +97,7 @@ def test_go_nil_lists_are_tolerated_by_default_and_reported_when_strict(validato
     assert "None is not of type 'array'" in findings[0].message
 
 
-def test_bug_window_charges_differ_from_the_head_document(validator: ResponseValidator,
-                                                          bug: Recording) -> None:
+def test_bug_window_charges_differ_from_the_head_document(validator: ResponseValidator, bug: Recording) -> None:
     messages = check(validator, recorded(bug, "charges_after_subscribe"))
 
     assert any("data[0]" in m and "'lifecycle_controller' is a required property" in m for m in messages)
@@ -133,15 +144,33 @@ TINY_V1 = {
     "openapi": "3.0.0",
     "info": {"title": "tiny", "version": "1"},
     "servers": [{"url": "https://127.0.0.1"}],
-    "paths": {"/api/v1/things/{id}": {"get": {
-        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}}}}}}}},
+    "paths": {
+        "/api/v1/things/{id}": {
+            "get": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["id"],
+                                    "properties": {"id": {"type": "string"}},
+                                }
+                            }
+                        },
+                    }
+                },
+            }
+        }
+    },
 }
 
 
-def test_from_server_uses_the_documents_the_server_serves(make_client: Callable[..., OpenMeterClient],
-                                                          router: respx.Router) -> None:
+def test_from_server_uses_the_documents_the_server_serves(
+    make_client: Callable[..., OpenMeterClient], router: respx.Router
+) -> None:
     router.get("/api/swagger.json").respond(200, json=TINY_V1)
     router.get("/api/v3/openapi.json").respond(404, json={"title": "Not Found", "status": 404})
     client = make_client()
@@ -157,7 +186,9 @@ def test_from_server_uses_the_documents_the_server_serves(make_client: Callable[
 
 
 def test_client_collects_findings_with_the_step_and_still_returns(
-    make_client: Callable[..., OpenMeterClient], router: respx.Router, validator: ResponseValidator,
+    make_client: Callable[..., OpenMeterClient],
+    router: respx.Router,
+    validator: ResponseValidator,
     head: Recording,
 ) -> None:
     line = recorded(head, "charges_after_subscribe")
@@ -175,21 +206,29 @@ def test_client_collects_findings_with_the_step_and_still_returns(
 
 # Observed live (HEAD 7e57a394a): v3 plan create with an unknown field.
 LIVE_V3_400 = {
-    "type": "https://kongapi.info/konnect/bad-request", "status": 400, "title": "Bad Request",
+    "type": "https://kongapi.info/konnect/bad-request",
+    "status": 400,
+    "title": "Bad Request",
     "instance": "urn:request:vm/hyZVLKptnj-000013",
     "detail": 'Bad Request:  [properties]: property "settlement_mode" is unsupported',
-    "invalid_parameters": [{"field": "", "rule": "properties",
-                            "reason": 'property "settlement_mode" is unsupported', "source": ""}],
+    "invalid_parameters": [
+        {"field": "", "rule": "properties", "reason": 'property "settlement_mode" is unsupported', "source": ""}
+    ],
 }
 
 
 def test_problem_json_errors_are_parsed_and_validated(validator: ResponseValidator) -> None:
-    documented = {**LIVE_V3_400, "invalid_parameters": [
-        {"field": "name", "rule": "required", "reason": 'property "name" is missing', "source": ""}]}
+    documented = {
+        **LIVE_V3_400,
+        "invalid_parameters": [
+            {"field": "name", "rule": "required", "reason": 'property "name" is missing', "source": ""}
+        ],
+    }
     url = f"{BASE}/api/v3/openmeter/plans"
 
     assert validator.validate("POST", url, 400, documented, content_type="application/problem+json") == []
     (finding,) = validator.validate("POST", url, 400, LIVE_V3_400, content_type="application/problem+json")
     assert finding.field == "invalid_parameters[0]"
     assert "matches none of the allowed shapes; closest: rule: 'properties' is not one of ['required'" in (
-        finding.message)
+        finding.message
+    )

@@ -61,11 +61,7 @@ def test_agreement_gives_no_findings() -> None:
 
 def test_field_differences_show_expected_and_actual_readably() -> None:
     exp = Expectation(
-        items=(
-            ExpectedItem(
-                "S/p/a/v[0]/period[0]", invoice_at=parse_time("2024-01-15T00:00:00Z"), status="active"
-            ),
-        )
+        items=(ExpectedItem("S/p/a/v[0]/period[0]", invoice_at=parse_time("2024-01-15T00:00:00Z"), status="active"),)
     )
     [inv, status] = diff(exp, Snapshot(items=(charge(),)), "step 2 (sync)")
     assert (inv.kind, inv.field, inv.expected, inv.actual) == (

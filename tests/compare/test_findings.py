@@ -16,8 +16,7 @@ def test_one_line_names_step_id_field_and_values() -> None:
         actual="created",
     )
     assert (
-        f.one_line()
-        == "different [step 2] S/p/a/v[0]/period[0] status: expected active got created — status differs"
+        f.one_line() == "different [step 2] S/p/a/v[0]/period[0] status: expected active got created — status differs"
     )
 
 

@@ -34,11 +34,7 @@ MONTH = Period(t("2024-01-01"), t("2024-02-01"))
 
 
 def charge(kind: ChargeType = ChargeType.FLAT_FEE, **kw: object) -> Charge:
-    price = (
-        Price(PriceType.FLAT, Decimal("31"))
-        if kind is ChargeType.FLAT_FEE
-        else Price(PriceType.UNIT, Decimal("2"))
-    )
+    price = Price(PriceType.FLAT, Decimal("31")) if kind is ChargeType.FLAT_FEE else Price(PriceType.UNIT, Decimal("2"))
     base = Charge(
         id="CH",
         type=kind,
@@ -66,9 +62,7 @@ def test_flat_fee_amount_after_proration_only_for_a_partial_period() -> None:
     partial = charge(service_period=Period(t("2024-01-01"), t("2024-01-11")))
     assert partial.amount_after_proration == Decimal("10.00")
     assert charge().amount_after_proration == Decimal("31.00")
-    assert charge(pro_rating=False, service_period=partial.service_period).amount_after_proration == Decimal(
-        "31.00"
-    )
+    assert charge(pro_rating=False, service_period=partial.service_period).amount_after_proration == Decimal("31.00")
     assert charge(ChargeType.USAGE_BASED).amount_after_proration is None
 
 

@@ -21,14 +21,10 @@ def test_check_passes_the_whole_corpus(capsys: pytest.CaptureFixture[str]) -> No
     assert len(case_lines) == len(list(ORACLE.glob("*.yaml")))
     assert all(ln.startswith("PASS  ") and ln.endswith(" ms") for ln in case_lines)
     assert "PASS  O16-aligned-cancellation-cti  " in "\n".join(case_lines)
-    assert out[-1].startswith(
-        f"{len(case_lines)} case(s): {len(case_lines)} passed, 0 failed (behaviour head"
-    )
+    assert out[-1].startswith(f"{len(case_lines)} case(s): {len(case_lines)} passed, 0 failed (behaviour head")
 
 
-def test_check_shows_a_readable_diff_for_an_altered_case(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_shows_a_readable_diff_for_an_altered_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = (ORACLE / "O11-aligned-prorating-behavior-lines.yaml").read_text()
     altered = src.replace('amount: "2.26"', 'amount: "2.27"', 1)
     assert altered != src
@@ -41,13 +37,9 @@ def test_check_shows_a_readable_diff_for_an_altered_case(
     assert "0 passed, 1 failed" in out
 
 
-def test_check_reports_missing_and_extra_artifacts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_reports_missing_and_extra_artifacts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = (ORACLE / "O19-usage-based-gathering-update-lines.yaml").read_text()
-    altered = src.replace(
-        '"S/second-phase/api-requests-total/v[0]/period[0]"', '"S/second-phase/other/v[0]/period[0]"'
-    )
+    altered = src.replace('"S/second-phase/api-requests-total/v[0]/period[0]"', '"S/second-phase/other/v[0]/period[0]"')
     case = tmp_path / "O19-altered.yaml"
     case.write_text(altered)
     assert main(["model", "check", str(case)]) == 1
@@ -59,9 +51,7 @@ def test_check_reports_missing_and_extra_artifacts(
 def test_issue_4412_behaviour_fails_the_cti_resync_with_the_duplicate_id(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(
-        ["model", "check", str(ORACLE / "O16-aligned-cancellation-cti.yaml"), "--behaviour", "issue-4412"]
-    )
+    code = main(["model", "check", str(ORACLE / "O16-aligned-cancellation-cti.yaml"), "--behaviour", "issue-4412"])
     assert code == 1
     out = capsys.readouterr().out
     assert (
@@ -99,17 +89,11 @@ def test_unknown_behaviour_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_show_prints_the_artifacts_after_a_step(capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(["model", "show", str(ORACLE / "O24-progressive-billing-cancellation-cti.yaml"), "--step", "2"])
-        == 0
-    )
+    assert main(["model", "show", str(ORACLE / "O24-progressive-billing-cancellation-cti.yaml"), "--step", "2"]) == 0
     out = capsys.readouterr().out
     assert "after step 2 (invoice)" in out
     assert "S/default/api-requests-total/v[0]/period[0]" in out or "S/default/api-requests-total/v" in out
-    assert (
-        "invoiced: S/default/api-requests-total/v[0]/period[0] [2024-01-01T00:00:00Z, 2024-01-02T00:00:00Z)"
-        in out
-    )
+    assert "invoiced: S/default/api-requests-total/v[0]/period[0] [2024-01-01T00:00:00Z, 2024-01-02T00:00:00Z)" in out
     assert "gathering invoice: yes" in out
 
 

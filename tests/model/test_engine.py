@@ -54,9 +54,7 @@ def test_issue_4412_fails_the_second_sync_of_a_cti_subscription_and_changes_noth
     assert first.error is None and first.operations.create == 1
     cancel = cancelled(sub, "2024-01-10T12:00:00Z")
     second = engine.sync(first.state, cancel, cancel.active_to or t("2024-01-10"))
-    assert (
-        second.error == "duplicate unique id across persisted lines and charges: S/default/api/v[0]/period[0]"
-    )
+    assert second.error == "duplicate unique id across persisted lines and charges: S/default/api/v[0]/period[0]"
     assert second.error == DUPLICATE_ACROSS.format(id="S/default/api/v[0]/period[0]")
     assert second.state is first.state
     assert second.operations == OperationCounts()
@@ -206,9 +204,7 @@ def test_recreated_item_rows_repoint_charges_without_counting_an_operation() -> 
     sub = simple(usage("1"), key="api")
     engine = Engine()
     state = synced(engine, sub, "2024-01-05")
-    renamed = subscription(
-        phase("default", api=(version("api", usage("1"), t("2024-01-01"), item_id="new-row"),))
-    )
+    renamed = subscription(phase("default", api=(version("api", usage("1"), t("2024-01-01"), item_id="new-row"),)))
     result = engine.sync(state, renamed, t("2024-01-05"))
     assert result.operations == OperationCounts()
     [charge] = engine.snapshot(result.state, "S").items
@@ -302,9 +298,7 @@ def test_sync_and_invoice_moves_trimmed_mirror_lines_to_a_draft_invoice_after_a_
         start="2024-01-01T10:00:00.5Z",
     )
     engine = Engine()
-    first = engine.sync_and_invoice(
-        empty_state(), sub, t("2024-01-01T10:00:00.6Z"), t("2024-01-01T10:00:00.6Z")
-    )
+    first = engine.sync_and_invoice(empty_state(), sub, t("2024-01-01T10:00:00.6Z"), t("2024-01-01T10:00:00.6Z"))
     assert first.error is None and first.invoiced == ()
     mirror_ids = {a.mirror.line_id for a in engine.snapshot(first.state, "S").items if a.mirror}
     cancel = cancelled(sub, "2024-01-01T10:00:01.8Z")
@@ -352,8 +346,7 @@ def test_sync_and_invoice_reports_a_failing_follow_up_sync() -> None:
     engine = Engine(behaviour=Behaviour.ISSUE_4412)
     result = engine.sync_and_invoice(empty_state(), sub, t("2024-01-01T00:01:00Z"), t("2024-01-01T00:01:00Z"))
     assert result.error == (
-        "syncing subscription[S]: duplicate unique id across persisted lines and charges: "
-        "S/default/fee/v[0]/period[0]"
+        "syncing subscription[S]: duplicate unique id across persisted lines and charges: S/default/fee/v[0]/period[0]"
     )
     assert [line.id for line in result.invoiced] == ["S/default/fee/v[0]/period[0]"]
 
@@ -372,8 +365,7 @@ def test_engine_is_pure_inputs_are_not_mutated() -> None:
     cust = state.customer("C")
 
     def contents() -> tuple[object, ...]:
-        return (dict(cust.invoices), dict(cust.lines), dict(cust.charges), dict(cust.sync_states),
-                state.next_seq)
+        return (dict(cust.invoices), dict(cust.lines), dict(cust.charges), dict(cust.sync_states), state.next_seq)
 
     copies = contents()
     result = engine.sync(state, cancelled(sub, "2024-01-06"), t("2024-01-06"))

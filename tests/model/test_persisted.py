@@ -88,9 +88,7 @@ def load(cust: CustomerState, *, legacy: bool = False, charges_enabled: bool = T
 
 
 def test_head_loader_skips_charge_managed_mirror_lines() -> None:
-    mirror = line(
-        id="M1", charge_id="CH1", child_unique_reference_id=None, engine=LineEngine.CHARGE_USAGE_BASED
-    )
+    mirror = line(id="M1", charge_id="CH1", child_unique_reference_id=None, engine=LineEngine.CHARGE_USAGE_BASED)
     loaded = load(state(mirror, charges=(charge(),)))
     assert list(loaded) == [UID]
     assert loaded[UID].type is ItemType.CHARGE_USAGE_BASED

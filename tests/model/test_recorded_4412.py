@@ -177,7 +177,4 @@ def test_bug_recording_cancel_fails_with_the_duplicate_id_and_changes_nothing() 
     assert_charges_match(engine, second.state, sub.id, rec["charges_after_cancel"]["response_body"]["data"])
     state_note = rec["sync_state_after_cancel"]["subscription_billing_sync_states"]
     assert state_note == rec["sync_state_before_cancel"]["subscription_billing_sync_states"]
-    assert (
-        Engine().sync_and_invoice(first.state, cancelled, cancelled.active_to, cancelled.active_to).error
-        is None
-    )
+    assert Engine().sync_and_invoice(first.state, cancelled, cancelled.active_to, cancelled.active_to).error is None

@@ -69,9 +69,7 @@ def test_billing_period_needs_a_billing_cadence() -> None:
 
 
 def test_item_activity_is_clipped_to_the_phase() -> None:
-    sub = subscription(
-        phase("default", api=(version("api", usage(), t("2024-02-01")),)), active_to="2024-01-15"
-    )
+    sub = subscription(phase("default", api=(version("api", usage(), t("2024-02-01")),)), active_to="2024-01-15")
     pc = phase_cadences(sub)[0]
     assert item_cadence(pc.phase.items["api"][0], pc) == (t("2024-01-15"), t("2024-01-15"))
 

@@ -25,9 +25,7 @@ class Setup:
     plan: Plan
 
 
-def usage_plan(
-    key: str, features: dict[str, Feature], *, cadence: str = "P1M", api_price: str = "0.10"
-) -> PlanInput:
+def usage_plan(key: str, features: dict[str, Feature], *, cadence: str = "P1M", api_price: str = "0.10") -> PlanInput:
     """The #4412 plan: a unit price and a graduated price, both usage based, in arrears."""
     return PlanInput(
         key=key,
@@ -50,9 +48,7 @@ def usage_plan(
                     RateCardInput(
                         "tokens",
                         "tokens",
-                        PriceInput.graduated(
-                            TierInput.of(up_to="100", unit="0.10"), TierInput.of(unit="0.05")
-                        ),
+                        PriceInput.graduated(TierInput.of(up_to="100", unit="0.10"), TierInput.of(unit="0.05")),
                         feature_id=features["tokens"].id,
                         billing_cadence=cadence,
                     ),
@@ -63,9 +59,7 @@ def usage_plan(
 
 
 def setup_4412(om: OpenMeterClient, *, cadence: str = "P1M", grant: bool = True) -> Setup:
-    meters = {
-        name: om.create_meter(f"m_{name}", f"meter {name}", f"ev_{name}") for name in ("api_calls", "tokens")
-    }
+    meters = {name: om.create_meter(f"m_{name}", f"meter {name}", f"ev_{name}") for name in ("api_calls", "tokens")}
     features = {name: om.create_feature(name, name, meter.id) for name, meter in meters.items()}
     customer = om.create_customer("cust_4412", "Customer 4412", "USD", ["subj_4412"])
     if grant:

@@ -114,9 +114,7 @@ def test_the_ledger_stamps_creation_change_and_deletion_and_numbers_invoices() -
     gathering = Invoice("01000000000000000000000007", CUSTOMER, "USD", "gathering")
     ledger.observe(_state(gathering, _line(gathering.id)), START, lambda _c: "cust_4412")
     later = START + timedelta(seconds=5)
-    ledger.observe(
-        _state(replace(gathering, deleted=True), _line(gathering.id)), later, lambda _c: "cust_4412"
-    )
+    ledger.observe(_state(replace(gathering, deleted=True), _line(gathering.id)), later, lambda _c: "cust_4412")
     stamp = ledger.stamp(gathering.id, START)
     assert (stamp.created, stamp.updated, stamp.deleted) == (START, later, later)
     assert ledger.stamp("01000000000000000000000006", later).updated == START  # the line did not change

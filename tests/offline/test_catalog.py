@@ -30,9 +30,7 @@ from .helpers import START
 FEATURE = Feature("01E00000000000000000000001", "api_calls", "api_calls", "01M00000000000000000000002", START)
 
 
-def _event(
-    n: int, value: object, *, subject: str = "subj", seconds: int = 0, type_: str = "ev"
-) -> UsageEvent:
+def _event(n: int, value: object, *, subject: str = "subj", seconds: int = 0, type_: str = "ev") -> UsageEvent:
     return UsageEvent(
         f"e{n}", "src", type_, subject, START + timedelta(seconds=seconds), MappingProxyType({"value": value})
     )
@@ -100,9 +98,7 @@ def test_events_without_a_readable_value_do_not_count() -> None:
         ("P3D", "P1W", False),
     ],
 )
-def test_rate_card_cadences_must_divide_or_be_a_multiple_of_the_plans(
-    rate_card: str, plan: str, aligned: bool
-) -> None:
+def test_rate_card_cadences_must_divide_or_be_a_multiple_of_the_plans(rate_card: str, plan: str, aligned: bool) -> None:
     assert cadence_aligned(Duration.parse(rate_card), Duration.parse(plan)) is aligned
 
 
@@ -232,6 +228,4 @@ def test_an_event_without_time_happened_when_received() -> None:
     )
     assert event.time == START
     with pytest.raises(ApiError, match="specversion"):
-        parse_event(
-            {"specversion": "0.3", "id": "1", "source": "s", "type": "t", "subject": "x"}, "", now=START
-        )
+        parse_event({"specversion": "0.3", "id": "1", "source": "s", "type": "t", "subject": "x"}, "", now=START)

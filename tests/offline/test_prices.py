@@ -97,9 +97,7 @@ def test_a_free_price_is_no_price() -> None:
 )
 def test_invalid_prices_are_400s_naming_the_field(raw: dict[str, object], message: str) -> None:
     term = (
-        PaymentTerm.IN_ADVANCE
-        if raw.get("type") == "unit" and raw.get("amount") == "0.1"
-        else PaymentTerm.IN_ARREARS
+        PaymentTerm.IN_ADVANCE if raw.get("type") == "unit" and raw.get("amount") == "0.1" else PaymentTerm.IN_ARREARS
     )
     with pytest.raises(ApiError, match=message) as caught:
         parse_price_v3(raw, term, "phases[0].rate_cards[0].price")

@@ -18,9 +18,7 @@ def _body(response: httpx.Response) -> dict[str, object]:
 
 
 def test_v1_problem_carries_validation_errors_with_field_code_and_message() -> None:
-    err = ApiError.validation(
-        409, "only_single_subscription_allowed_per_customer_at_a_time", "only one", "customerId"
-    )
+    err = ApiError.validation(409, "only_single_subscription_allowed_per_customer_at_a_time", "only one", "customerId")
     body = _body(problem_response(err, "v1", "req-1"))
     assert body["status"] == 409 and body["title"] == "Conflict" and body["instance"] == "urn:request:req-1"
     assert body["extensions"] == {
@@ -66,9 +64,7 @@ def test_v3_problem_separates_schema_rejections_from_domain_issues() -> None:
 
 
 def test_a_forbidden_transition_has_no_validation_code() -> None:
-    body = _body(
-        problem_response(ApiError(403, "transition continue in state inactive not allowed"), "v1", "r")
-    )
+    body = _body(problem_response(ApiError(403, "transition continue in state inactive not allowed"), "v1", "r"))
     assert "extensions" not in body
     assert parse_problem(403, body).codes == ()
 

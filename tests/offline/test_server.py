@@ -50,9 +50,7 @@ def test_charges_and_mirror_lines_appear_only_after_the_configured_reads(
     fake = make_fake(sync_after_reads=reads)
     om = client_for(fake)
     setup = setup_4412(om)
-    sub = om.create_subscription(
-        setup.customer.id, plan_id=setup.plan.id, settlement_mode="credit_then_invoice"
-    )
+    sub = om.create_subscription(setup.customer.id, plan_id=setup.plan.id, settlement_mode="credit_then_invoice")
     seen = [om.list_charges(setup.customer.id) for _ in range(reads + 1)]
     assert [len(c) for c in seen] == [0] * reads + [2]
     charges = seen[-1]
@@ -69,9 +67,9 @@ def test_charges_and_mirror_lines_appear_only_after_the_configured_reads(
     )
     gathering = om.gathering_invoice(setup.customer.id, "USD")
     assert gathering is not None
-    assert sorted(
-        (ln.name, ln.subscription.item_id if ln.subscription else None) for ln in gathering.lines
-    ) == sorted((c.name, c.subscription.item_id if c.subscription else None) for c in charges)
+    assert sorted((ln.name, ln.subscription.item_id if ln.subscription else None) for ln in gathering.lines) == sorted(
+        (c.name, c.subscription.item_id if c.subscription else None) for c in charges
+    )
 
 
 def test_v1_invoice_json_swaps_the_subscription_and_item_ids_and_the_client_swaps_them_back(
@@ -115,10 +113,7 @@ def test_cancel_immediately_trims_the_charges_and_moves_their_lines_to_a_draft_i
     draft = invoices[0]
     assert draft.extended_status == "draft.waiting_for_collection"
     assert {ln.id for ln in draft.lines} == mirror_ids  # moved with their line ids
-    assert all(
-        ln.period.end == end and ln.subscription and ln.subscription.item_id in new_items
-        for ln in draft.lines
-    )
+    assert all(ln.period.end == end and ln.subscription and ln.subscription.item_id in new_items for ln in draft.lines)
     deleted = [i for i in om.list_invoices(setup.customer.id, include_deleted=True) if i.is_gathering]
     assert len(deleted) == 1 and deleted[0].is_deleted and deleted[0].lines == ()
     state = fake.sync_states.get(sub.id)
@@ -269,9 +264,7 @@ def test_charge_pages_follow_the_v3_deep_object_parameters(om: OpenMeterClient) 
     second = om.request("GET", path, params=[("page[size]", 1), ("page[number]", 2)]).body
     third = om.request("GET", path, params=[("page[size]", 1), ("page[number]", 3)]).body
     assert first["meta"]["page"] == {"size": 1, "number": 1, "total": 2}
-    assert (
-        len(first["data"]) == len(second["data"]) == 1 and first["data"][0]["id"] != second["data"][0]["id"]
-    )
+    assert len(first["data"]) == len(second["data"]) == 1 and first["data"][0]["id"] != second["data"][0]["id"]
     assert third["data"] is None  # an empty v3 page is null, as the live server answers
     deleted_only = om.request("GET", path, params=[("filter[status][oeq]", "deleted")]).body
     assert deleted_only["data"] is None and deleted_only["meta"]["page"]["total"] == 0
@@ -308,9 +301,7 @@ def test_unknown_routes_are_404_problems(om: OpenMeterClient, path: str) -> None
         om.request("GET", path)
     assert caught.value.status == 404
     assert f"route not found: GET {path}" in caught.value.problem.detail
-    assert caught.value.problem.instance is not None and caught.value.problem.instance.startswith(
-        "urn:request:"
-    )
+    assert caught.value.problem.instance is not None and caught.value.problem.instance.startswith("urn:request:")
 
 
 def test_ingested_usage_is_deduplicated_and_visible_after_the_sink_delay(
@@ -366,8 +357,7 @@ def test_a_failing_forced_sync_is_false_and_logs_a_reconcile_failure(
     assert fake.force_sync(setup.customer.id) is False
     assert "failed to reconcile subscription" in fake.last_sync_output
     assert any(
-        m.signature.id == "reconcile-failed" and m.subscription_id == sub.id
-        for m in scan(fake.logs.read(), {sub.id})
+        m.signature.id == "reconcile-failed" and m.subscription_id == sub.id for m in scan(fake.logs.read(), {sub.id})
     )
 
 
@@ -401,18 +391,12 @@ def test_a_customer_pinned_to_a_progressive_profile_is_invoiced_mid_period(
     clock.advance(timedelta(days=3))
     created = om.invoice_pending_lines(setup.customer.id)
     assert len(created) == 1 and len(created[0].lines) == 2
-    assert all(
-        ln.period.end == floor_second(clock.now() - timedelta(milliseconds=5)) for ln in created[0].lines
-    )
+    assert all(ln.period.end == floor_second(clock.now() - timedelta(milliseconds=5)) for ln in created[0].lines)
 
 
-def test_a_v1_subscription_can_start_in_the_future_but_not_long_ago(
-    om: OpenMeterClient, clock: VirtualClock
-) -> None:
+def test_a_v1_subscription_can_start_in_the_future_but_not_long_ago(om: OpenMeterClient, clock: VirtualClock) -> None:
     setup = setup_4412(om)
-    later = om.create_subscription(
-        setup.customer.id, plan_id=setup.plan.id, timing=clock.now() + timedelta(days=2)
-    )
+    later = om.create_subscription(setup.customer.id, plan_id=setup.plan.id, timing=clock.now() + timedelta(days=2))
     assert later.via == "v1" and later.status == "scheduled"
     other = om.create_customer("cust_other", "Other", "USD")
     with pytest.raises(OpenMeterProblem) as caught:
@@ -420,9 +404,7 @@ def test_a_v1_subscription_can_start_in_the_future_but_not_long_ago(
     assert caught.value.status == 400 and "2 minutes in the past" in caught.value.problem.detail
 
 
-def test_an_edit_appends_a_new_item_version_and_sync_follows(
-    om: OpenMeterClient, clock: VirtualClock
-) -> None:
+def test_an_edit_appends_a_new_item_version_and_sync_follows(om: OpenMeterClient, clock: VirtualClock) -> None:
     setup = setup_4412(om)
     sub = om.create_subscription(setup.customer.id, plan_id=setup.plan.id)
     settled(om, setup.customer.id)
@@ -461,9 +443,7 @@ def test_a_plan_change_ends_the_subscription_and_starts_a_new_one_with_the_same_
     assert mine == {sub.id, change.next.id}
 
 
-def test_credit_endpoints_are_not_implemented_without_credits(
-    make_fake: MakeFake, client_for: ClientFor
-) -> None:
+def test_credit_endpoints_are_not_implemented_without_credits(make_fake: MakeFake, client_for: ClientFor) -> None:
     fake = make_fake(config=SyncConfig(credits_enabled=False, credit_then_invoice=False))
     om = client_for(fake)
     customer = om.create_customer("c", "C", "USD")

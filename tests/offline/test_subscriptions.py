@@ -152,9 +152,7 @@ def test_add_item_closes_the_running_version_and_appends_one_with_a_new_id() -> 
     sub = _subscribe(_plan(PlanPhase("default", "Default", None, (API, FEE))), ids)
     at = START + timedelta(days=5)
     fee_id = sub.phases[0].items[1].id
-    edited = subs.edit(
-        sub, [_add_item("0.20")], at, ids=ids, now=at, feature_by_key={"api_calls": FEATURE}.get
-    )
+    edited = subs.edit(sub, [_add_item("0.20")], at, ids=ids, now=at, feature_by_key={"api_calls": FEATURE}.get)
     timeline = subs.view(edited)[0].timelines()
     assert [(v.active_from, v.active_to) for v in timeline["api_calls"]] == [(START, at), (at, None)]
     assert timeline["api_calls"][1].spec.rate_card.price == Price(PriceType.UNIT, Decimal("0.20"))

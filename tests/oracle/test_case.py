@@ -36,7 +36,7 @@ def error_of(name: str) -> str:
 @pytest.mark.parametrize(
     ("name", "where", "reason"),
     [
-            (
+        (
             "unknown_field.yaml",
             "5: subscription.billing_cadance",
             "unknown field (allowed: id, customer_id, currency, active_from, active_to, billing_anchor, "
@@ -147,9 +147,7 @@ def test_step_config_overrides_and_update_and_invoice_steps() -> None:
     assert isinstance(first, SyncStep) and first.config is not None
     assert not first.config.credits_enabled and first.config.credit_then_invoice
     assert isinstance(o23.steps[1], UpdateStep)
-    assert o23.steps[2].expect is not None and o23.steps[2].expect.absent == (
-        "S/default/users/v[0]/period[0]",
-    )
+    assert o23.steps[2].expect is not None and o23.steps[2].expect.absent == ("S/default/users/v[0]/period[0]",)
     o24 = load_case(ORACLE / "O24-progressive-billing-cancellation-lines.yaml")
     invoice = o24.steps[1]
     assert isinstance(invoice, InvoiceStep) and invoice.progressive and invoice.as_of == invoice.at

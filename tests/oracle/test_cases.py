@@ -37,10 +37,7 @@ def test_under_issue_4412_a_case_fails_only_by_the_duplicate_id_error(path: Path
     if result.passed:
         return
     assert errors, "a failure under issue-4412 must start with the sync error"
-    assert all(
-        (f.actual or "").startswith("duplicate unique id across persisted lines and charges: ")
-        for f in errors
-    )
+    assert all((f.actual or "").startswith("duplicate unique id across persisted lines and charges: ") for f in errors)
     assert not path.stem.endswith("-lines")
 
 

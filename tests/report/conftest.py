@@ -38,9 +38,7 @@ def _check_snapshot(name: str, actual: str) -> None:
                 tofile="rendered now",
             )
         )
-        pytest.fail(
-            f"output differs from snapshots/{name} (UPDATE_SNAPSHOTS=1 rewrites it):\n{diff}", pytrace=False
-        )
+        pytest.fail(f"output differs from snapshots/{name} (UPDATE_SNAPSHOTS=1 rewrites it):\n{diff}", pytrace=False)
 
 
 @pytest.fixture

@@ -91,9 +91,7 @@ def untrimmed_findings() -> tuple[Finding, ...]:
             ("mirror.service_period.to", "2026-11-27T07:51:34Z", "2026-12-27T07:51:31Z"),
             ("mirror.invoice_at", "2026-11-27T07:51:34Z", "2026-12-27T07:51:31Z"),
         ):
-            out.append(
-                Finding(FindingKind.DIFFERENT, "not trimmed to activeTo", "cancel", uid, fld, want, got)
-            )
+            out.append(Finding(FindingKind.DIFFERENT, "not trimmed to activeTo", "cancel", uid, fld, want, got))
     out.append(
         Finding(
             FindingKind.LOG,
@@ -112,9 +110,7 @@ def worker_log_lines() -> tuple[str, ...]:
         second = "07:51:34" if attempt < 6 else "07:51:35"
         common = {"ts": ts(second), "caller": "openmeter/watermill/router/metrics.go:60"}
         lines.append(
-            json.dumps(
-                {**common, "level": "WARN", "msg": "error while executing locked transaction, rolling back"}
-            )
+            json.dumps({**common, "level": "WARN", "msg": "error while executing locked transaction, rolling back"})
         )
         lines.append(
             json.dumps(
@@ -167,9 +163,7 @@ def dup_id_evidence(lines: tuple[str, ...] | None = None) -> LogEvidence:
 
 
 def cancel_exchange() -> Exchange:
-    return Exchange(
-        "POST", f"{BASE}/api/v3/openmeter/subscriptions/{SUB}/cancel", {"timing": "immediate"}, 200
-    )
+    return Exchange("POST", f"{BASE}/api/v3/openmeter/subscriptions/{SUB}/cancel", {"timing": "immediate"}, 200)
 
 
 def subscribe_exchanges() -> tuple[Exchange, ...]:
@@ -182,8 +176,7 @@ def subscribe_exchanges() -> tuple[Exchange, ...]:
         ),
         Exchange(
             "GET",
-            f"{BASE}/api/v3/openmeter/customers/{CUSTOMER}/charges"
-            "?page%5Bsize%5D=100&sort=service_period.from",
+            f"{BASE}/api/v3/openmeter/customers/{CUSTOMER}/charges?page%5Bsize%5D=100&sort=service_period.from",
             None,
             200,
         ),
@@ -272,12 +265,8 @@ def scenario_4412(verdict: Verdict = Verdict.AGREE) -> ScenarioResult:
 
 def simple_scenario(scenario_id: str, title: str, seconds: float) -> ScenarioResult:
     steps = (
-        StepResult(
-            1, "subscribe", "subscribe to plan_usage", Verdict.AGREE, waited_seconds=1.0, sync_ran=True
-        ),
-        StepResult(
-            2, "cancel", "cancel next_billing_cycle", Verdict.AGREE, waited_seconds=0.4, sync_ran=True
-        ),
+        StepResult(1, "subscribe", "subscribe to plan_usage", Verdict.AGREE, waited_seconds=1.0, sync_ran=True),
+        StepResult(2, "cancel", "cancel next_billing_cycle", Verdict.AGREE, waited_seconds=0.4, sync_ran=True),
     )
     return ScenarioResult(
         scenario_id,

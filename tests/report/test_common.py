@@ -58,9 +58,7 @@ def test_mask_value_masks_strings_keys_and_nested_values_but_not_enums_or_number
 def test_mask_value_rebuilds_frozen_dataclasses_keeping_untouched_parts() -> None:
     period = Period(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
     finding = Finding(FindingKind.DIFFERENT, f"m {SECRET}", "cancel", "id", "f", SECRET, "x")
-    assert mask_value(finding, star) == Finding(
-        FindingKind.DIFFERENT, "m ***", "cancel", "id", "f", "***", "x"
-    )
+    assert mask_value(finding, star) == Finding(FindingKind.DIFFERENT, "m ***", "cancel", "id", "f", "***", "x")
     assert mask_value(period, star) is period
 
 
@@ -82,10 +80,7 @@ def test_scalar_and_config_text_spell_values_as_json_sorted_by_key() -> None:
     assert scalar(None) == "null"
     assert scalar(3) == "3"
     assert scalar({"b": 1, "a": [1]}) == '{"a": [1], "b": 1}'
-    assert (
-        config_text({"credits": True, "credit_then_invoice": False})
-        == "credit_then_invoice=false, credits=true"
-    )
+    assert config_text({"credits": True, "credit_then_invoice": False}) == "credit_then_invoice=false, credits=true"
     assert config_text({}) == "—"
 
 
@@ -131,9 +126,7 @@ def test_findings_sort_missing_then_extra_then_different_then_by_id_and_field() 
 
 
 def test_finding_text_shows_field_expected_arrow_actual() -> None:
-    f = Finding(
-        FindingKind.DIFFERENT, "not trimmed", id="u/v[0]", field="invoice_at", expected="A", actual="B"
-    )
+    f = Finding(FindingKind.DIFFERENT, "not trimmed", id="u/v[0]", field="invoice_at", expected="A", actual="B")
     assert finding_text(f) == "different u/v[0] invoice_at: A → B — not trimmed"
     assert finding_text(Finding(FindingKind.MISSING, "gone", id="u")) == "missing u — gone"
     assert finding_text(Finding(FindingKind.NOT_SYNCED, "nothing changed")) == "not_synced — nothing changed"
@@ -161,9 +154,7 @@ def test_evidence_facts_and_headline_name_signature_issue_attempts_and_dlq() -> 
         "first": "2026-11-27T07:51:34Z",
         "last": "2026-11-27T07:51:35Z",
     }
-    assert evidence_headline(dup_id_evidence()).startswith(
-        "duplicate-unique-id (openmeterio/openmeter#4412) — "
-    )
+    assert evidence_headline(dup_id_evidence()).startswith("duplicate-unique-id (openmeterio/openmeter#4412) — ")
 
 
 def test_excerpt_keeps_short_logs_and_cuts_long_ones_to_twenty_lines_keeping_the_tail() -> None:

@@ -23,9 +23,7 @@ def test_get_without_body_has_neither_content_type_nor_data() -> None:
 
 
 def test_content_type_of_the_exchange_is_sent() -> None:
-    command = curl_command(
-        Exchange("POST", "/api/v1/events", {"id": "e1"}, 204, "application/cloudevents+json")
-    )
+    command = curl_command(Exchange("POST", "/api/v1/events", {"id": "e1"}, 204, "application/cloudevents+json"))
     assert "-H 'Content-Type: application/cloudevents+json'" in command
 
 

@@ -142,9 +142,7 @@ def test_missing_and_extra_artifacts_have_their_own_lists() -> None:
     scenario = ScenarioResult("s", "t", Verdict.DISAGREE, (step,))
     markdown = render_markdown(replace(bug_run(), scenarios=(scenario,)))
     assert f"- `{SUB}/default/x/v[1]/period[0]` — the engine creates it" in section(markdown, "#### Missing")
-    assert f"- `{SUB}/default/x/v[0]/period[1]` — no longer in the target state" in section(
-        markdown, "#### Extra"
-    )
+    assert f"- `{SUB}/default/x/v[0]/period[1]` — no longer in the target state" in section(markdown, "#### Extra")
     assert "#### Expected vs actual" not in markdown
 
 
@@ -162,9 +160,8 @@ def test_log_excerpt_is_fenced_and_at_most_twenty_lines_ending_with_the_dlq_line
 
 
 def test_explanation_is_shown_for_the_step() -> None:
-    assert (
-        "**Explanation.** the engine's issue-4412 behaviour predicts exactly what was observed"
-        in render_markdown(bug_run())
+    assert "**Explanation.** the engine's issue-4412 behaviour predicts exactly what was observed" in render_markdown(
+        bug_run()
     )
 
 

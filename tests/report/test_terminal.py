@@ -24,17 +24,13 @@ RUNS = [head_run, bug_run, offline_run, replay_run]
 
 
 @pytest.mark.parametrize("build", RUNS, ids=[b.__name__ for b in RUNS])
-def test_terminal_matches_snapshot(
-    build: Callable[[], RunResult], console: Console, snapshot: SnapshotCheck
-) -> None:
+def test_terminal_matches_snapshot(build: Callable[[], RunResult], console: Console, snapshot: SnapshotCheck) -> None:
     snapshot(f"terminal-{build.__name__}.txt", screen(build(), console))
 
 
 def test_header_names_the_target_and_totals_line_ends_the_screen(console: Console) -> None:
     lines = screen(bug_run(), console).splitlines()
-    assert (
-        lines[0] == "omcontract — live OpenMeter at http://127.0.0.1:48889, version unknown, build f67a8a103"
-    )
+    assert lines[0] == "omcontract — live OpenMeter at http://127.0.0.1:48889, version unknown, build f67a8a103"
     assert lines[-1] == "1 agree, 1 disagree, 1 skipped"
 
 

@@ -72,7 +72,9 @@ def error_of(path: Path) -> InputError:
 
 
 def test_a_valid_file_loads_into_typed_frozen_objects(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 steps:
   - subscribe: {plan: usage, billing_anchor: now-P1W+PT20S}
   - ingest: {feature: api_calls, events: 3, value: "7"}
@@ -81,7 +83,8 @@ steps:
     cancel: {timing: next_billing_cycle}
   - continue:
   - wait: {until: current_period_end, plus: PT2S, max: PT1M}
-""")
+""",
+    )
     sc = load_scenario(path)
     assert sc.id == "sc" and sc.source == str(path)
     plan = sc.setup.plan("usage")
@@ -117,14 +120,18 @@ def test_prices_convert_to_the_engine_domain(tmp_path: Path) -> None:
     assert api_card.price is not None and api_card.price.type is PriceType.UNIT
     tiered = tokens.to_domain().price
     assert tiered is not None and tiered.type is PriceType.TIERED and tiered.mode == "graduated"
-    assert [(t.up_to, t.unit_amount) for t in tiered.tiers] == [(Decimal(100), Decimal("0.10")),
-                                                                (None, Decimal("0.05"))]
+    assert [(t.up_to, t.unit_amount) for t in tiered.tiers] == [
+        (Decimal(100), Decimal("0.10")),
+        (None, Decimal("0.05")),
+    ]
     flat = fee.to_domain().price
     assert flat is not None and flat.in_advance and flat.amount == Decimal(30)
 
 
 def test_expect_blocks_stay_raw_data_with_their_location(tmp_path: Path) -> None:
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 steps:
   - subscribe: {plan: usage}
     expect:
@@ -134,13 +141,17 @@ steps:
   - cancel: {timing: immediate}
   - continue: {}
     expect: {refused: {status: 403, code: null}}
-""")
+""",
+    )
     sc = load_scenario(path)
     expect = sc.steps[0].expect
     assert expect is not None and sc.steps[0].refused is None
-    assert expect.data == {"partial": True, "items": [
-        {"id": "S/default/api_calls/v[0]/period[0]", "backend": "charge",
-         "invoice_at": "2026-01-01T00:00:00Z"}]}
+    assert expect.data == {
+        "partial": True,
+        "items": [
+            {"id": "S/default/api_calls/v[0]/period[0]", "backend": "charge", "invoice_at": "2026-01-01T00:00:00Z"}
+        ],
+    }
     assert (expect.file, expect.line, expect.field) == (str(path), HEAD_LINES + 4, "steps[0].expect")
     refused = sc.steps[2].refused
     assert refused is not None and (refused.status, refused.code) == (403, None)
@@ -148,9 +159,13 @@ steps:
 
 
 def test_requires_profile_and_known_issues_are_typed(tmp_path: Path) -> None:
-    head = HEAD.replace("setup:\n", "requires: {credits: true, credit_then_invoice: false}\n"
-                        "profile: {progressive_billing: false, end_proration: bill_full_period}\n"
-                        "known_issues: [openmeterio/openmeter#4412]\nsetup:\n", 1)
+    head = HEAD.replace(
+        "setup:\n",
+        "requires: {credits: true, credit_then_invoice: false}\n"
+        "profile: {progressive_billing: false, end_proration: bill_full_period}\n"
+        "known_issues: [openmeterio/openmeter#4412]\nsetup:\n",
+        1,
+    )
     sc = load_scenario(write(tmp_path, "steps:\n  - subscribe: {plan: usage}\n", head=head))
     config = sc.sync_config()
     assert (config.credits_enabled, config.credit_then_invoice) == (True, False)
@@ -180,61 +195,130 @@ def test_error_text_is_file_line_field_reason_and_exit_code_2(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("steps", "line", "field", "reason"),
     [
-        ("  - subscribe: {plan: usage}\n  - ingest: {feature: api_calls, value: 7}\n", 3,
-         "steps[1].ingest.value", 'write decimals as quoted strings: "7", not 7'),
-        ("  - subscribe: {plan: usage}\n  - ingest: {feature: api_calls, value: \"7\", values: [\"1\"]}\n", 3,
-         "steps[1].ingest.value", "give either values or value, not both"),
-        ("  - subscribe: {plan: usage}\n  - ingest: {feature: api_calls, events: 0}\n", 3,
-         "steps[1].ingest.events", "events must be between 1 and 1000, got 0"),
-        ("  - subscribe: {plan: usage}\n  - ingest: {feature: api_calls, value: \"1e3\"}\n", 3,
-         "steps[1].ingest.value", "not a decimal number: '1e3'"),
-        ("  - subscribe: {plan: usage}\n  - subscribe: {plan: usage}\n", 3, "steps[1].subscribe",
-         "the customer already has a subscription"),
-        ("  - subscribe: {plan: usage}\n  - cancel: {timing: immediate}\n  - cancel: {}\n", 4,
-         "steps[2].cancel",
-         "OpenMeter cancels only active subscriptions (403 otherwise), and the subscription has"),
-        ("  - subscribe: {plan: usage}\n  - edit: {remove: [storage]}\n", 3, "steps[1].edit.remove[0]",
-         "unknown item to remove 'storage' (defined: api_calls, tokens, platform_fee)"),
-        ("  - subscribe: {plan: usage}\n  - edit: {}\n", 3, "steps[1].edit",
-         "an edit needs add or remove"),
-        ("  - subscribe: {plan: usage}\n  - edit: {phase: trial, remove: [tokens]}\n", 3,
-         "steps[1].edit.phase",
-         "unknown phase of plan 'usage': 'trial'"),
-        ("  - subscribe: {plan: usage}\n  - cancel: {timing: immediate}\n"
-         "  - wait: {until: current_period_end}\n", 4,
-         "steps[2].wait.until", "current_period_end exists only while the subscription runs"),
-        ("  - wait: {until: subscription_start}\n", 2, "steps[0].wait.until",
-         "subscription_start needs a subscription"),
-        ("  - subscribe: {plan: usage}\n  - wait: {until: now, max: PT1H}\n", 3, "steps[1].wait.max",
-         "a wait may last at most PT30M, got PT1H"),
-        ("  - subscribe: {plan: usage}\n  - resync: {}\n    expect: {refused: {status: 400}}\n", 4,
-         "steps[1].expect", "a resync runs the jobs command, not a request and cannot be refused"),
-        ("  - subscribe: {plan: usage}\n    expect: {refused: {status: 500}}\n", 3,
-         "steps[0].expect.refused.status", "a refusal is a 4xx HTTP status, got 500"),
-        ("  - subscribe: {plan: usage}\n  - continue: {now: true}\n", 3, "steps[1].continue.now",
-         "unknown continue field 'now' (none are allowed)"),
-        ("  - subscribe: {plan: usage}\n    nme: first\n", 3, "steps[0].nme",
-         "unknown step key 'nme'; did you mean 'name'?"),
+        (
+            "  - subscribe: {plan: usage}\n  - ingest: {feature: api_calls, value: 7}\n",
+            3,
+            "steps[1].ingest.value",
+            'write decimals as quoted strings: "7", not 7',
+        ),
+        (
+            '  - subscribe: {plan: usage}\n  - ingest: {feature: api_calls, value: "7", values: ["1"]}\n',
+            3,
+            "steps[1].ingest.value",
+            "give either values or value, not both",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n  - ingest: {feature: api_calls, events: 0}\n",
+            3,
+            "steps[1].ingest.events",
+            "events must be between 1 and 1000, got 0",
+        ),
+        (
+            '  - subscribe: {plan: usage}\n  - ingest: {feature: api_calls, value: "1e3"}\n',
+            3,
+            "steps[1].ingest.value",
+            "not a decimal number: '1e3'",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n  - subscribe: {plan: usage}\n",
+            3,
+            "steps[1].subscribe",
+            "the customer already has a subscription",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n  - cancel: {timing: immediate}\n  - cancel: {}\n",
+            4,
+            "steps[2].cancel",
+            "OpenMeter cancels only active subscriptions (403 otherwise), and the subscription has",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n  - edit: {remove: [storage]}\n",
+            3,
+            "steps[1].edit.remove[0]",
+            "unknown item to remove 'storage' (defined: api_calls, tokens, platform_fee)",
+        ),
+        ("  - subscribe: {plan: usage}\n  - edit: {}\n", 3, "steps[1].edit", "an edit needs add or remove"),
+        (
+            "  - subscribe: {plan: usage}\n  - edit: {phase: trial, remove: [tokens]}\n",
+            3,
+            "steps[1].edit.phase",
+            "unknown phase of plan 'usage': 'trial'",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n  - cancel: {timing: immediate}\n  - wait: {until: current_period_end}\n",
+            4,
+            "steps[2].wait.until",
+            "current_period_end exists only while the subscription runs",
+        ),
+        (
+            "  - wait: {until: subscription_start}\n",
+            2,
+            "steps[0].wait.until",
+            "subscription_start needs a subscription",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n  - wait: {until: now, max: PT1H}\n",
+            3,
+            "steps[1].wait.max",
+            "a wait may last at most PT30M, got PT1H",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n  - resync: {}\n    expect: {refused: {status: 400}}\n",
+            4,
+            "steps[1].expect",
+            "a resync runs the jobs command, not a request and cannot be refused",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n    expect: {refused: {status: 500}}\n",
+            3,
+            "steps[0].expect.refused.status",
+            "a refusal is a 4xx HTTP status, got 500",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n  - continue: {now: true}\n",
+            3,
+            "steps[1].continue.now",
+            "unknown continue field 'now' (none are allowed)",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n    nme: first\n",
+            3,
+            "steps[0].nme",
+            "unknown step key 'nme'; did you mean 'name'?",
+        ),
         ("  - {name: nothing to do}\n", 2, "steps[0]", "a step needs an action (valid steps: subscribe"),
         ("  - subscribe\n", 2, "steps[0]", "a step is a mapping with one action"),
-        ("  - subscribe: {plan: usage, timing: 2026-01-01T00:00:00+01:00}\n", 2, "steps[0].subscribe.timing",
-         "timestamps must be UTC"),
-        ("  - subscribe: {plan: usage, settlement_mode: invoice_only}\n", 2,
-         "steps[0].subscribe.settlement_mode",
-         "unknown settlement mode 'invoice_only'"),
-        ("  - subscribe: {plan: usage}\n    expect: {items: [], items: []}\n", 3, "steps[0].expect.items",
-         f"duplicate key (first at line {HEAD_LINES + 3})"),
+        (
+            "  - subscribe: {plan: usage, timing: 2026-01-01T00:00:00+01:00}\n",
+            2,
+            "steps[0].subscribe.timing",
+            "timestamps must be UTC",
+        ),
+        (
+            "  - subscribe: {plan: usage, settlement_mode: invoice_only}\n",
+            2,
+            "steps[0].subscribe.settlement_mode",
+            "unknown settlement mode 'invoice_only'",
+        ),
+        (
+            "  - subscribe: {plan: usage}\n    expect: {items: [], items: []}\n",
+            3,
+            "steps[0].expect.items",
+            f"duplicate key (first at line {HEAD_LINES + 3})",
+        ),
     ],
 )
-def test_step_errors_name_line_field_and_reason(tmp_path: Path, steps: str, line: int, field: str,
-                                                reason: str) -> None:
+def test_step_errors_name_line_field_and_reason(tmp_path: Path, steps: str, line: int, field: str, reason: str) -> None:
     err = error_of(write(tmp_path, "steps:\n" + steps))
     assert (err.line, err.field) == (HEAD_LINES + line, field), str(err)
     assert reason in err.reason, str(err)
 
 
 def test_scheduled_cancel_then_continue_is_accepted(tmp_path: Path) -> None:
-    sc = load_scenario(write(tmp_path, """\
+    sc = load_scenario(
+        write(
+            tmp_path,
+            """\
 steps:
   - subscribe: {plan: usage}
   - cancel: {timing: next_billing_cycle}
@@ -242,7 +326,9 @@ steps:
   - cancel: {timing: current_period_end}
   - continue: {}
   - edit: {add: [{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: "40"}}]}
-"""))
+""",
+        )
+    )
     assert [s.kind for s in sc.steps] == ["subscribe", "cancel", "continue", "cancel", "continue", "edit"]
     edit = sc.steps[-1]
     assert isinstance(edit, EditStep) and edit.add[0].key == "platform_fee"
@@ -250,18 +336,26 @@ steps:
 
 
 def test_a_scheduled_cancel_takes_effect_after_waiting_past_the_period_end(tmp_path: Path) -> None:
-    err = error_of(write(tmp_path, """\
+    err = error_of(
+        write(
+            tmp_path,
+            """\
 steps:
   - subscribe: {plan: usage}
   - cancel: {timing: next_billing_cycle}
   - wait: {until: current_period_end, plus: PT2S}
   - continue: {}
-"""))
+""",
+        )
+    )
     assert err.field == "steps[3].continue" and "but the subscription has ended" in err.reason
 
 
 def test_refused_steps_bypass_lifecycle_checks_and_change_nothing(tmp_path: Path) -> None:
-    sc = load_scenario(write(tmp_path, """\
+    sc = load_scenario(
+        write(
+            tmp_path,
+            """\
 steps:
   - subscribe: {plan: usage}
   - subscribe: {plan: usage}
@@ -271,7 +365,9 @@ steps:
     expect: {refused: {status: 403}}
   - cancel: {}
     expect: {refused: {status: 403}}
-"""))
+""",
+        )
+    )
     refused = [s.refused for s in sc.steps]
     assert refused[1] is not None
     assert refused[1].code == "only_single_subscription_allowed_per_customer_at_a_time"
@@ -281,73 +377,125 @@ steps:
 @pytest.mark.parametrize(
     ("old", "new", "field", "reason"),
     [
-        ("  customer: {currency: USD}", "  customer: {currency: usd}", "setup.customer.currency",
-         "currency 'usd' must be a 3-letter ISO 4217 code"),
-        ("  customer: {currency: USD}", "  customer: {currency: USD, curency: EUR}", "setup.customer.curency",
-         "unknown key 'curency'; did you mean 'currency'?"),
-        ("    - key: usage\n      currency: USD", "    - key: usage\n      currency: EUR",
-         "setup.plans[0].currency",
-         "plan currency EUR differs from the customer's USD"),
-        ("{key: api_calls, meter: {aggregation: sum, value_property: \"$.value\"}}",
-         "{key: api_calls, meter: {aggregation: SUM, value_property: \"$.value\"}}",
-         "setup.features[0].meter.aggregation", "unknown aggregation 'SUM'; did you mean 'sum'?"),
-        ("{key: api_calls, meter: {aggregation: sum, value_property: \"$.value\"}}",
-         "{key: api_calls, meter: {aggregation: max}}", "setup.features[0].meter.value_property",
-         "value_property is required for aggregation max"),
-        ("{key: api_calls, meter:", "{key: ApiCalls, meter:", "setup.features[0].key",
-         "key 'ApiCalls' must match ^[a-z0-9]+(?:_[a-z0-9]+)*$"),
-        ("{key: api_calls, meter:", "{key: " + "a" * 33 + ", meter:", "setup.features[0].key",
-         "has 33 characters; at most 32"),
-        ("    - {key: tokens,", "    - {key: api_calls,", "setup.features[1].key",
-         "duplicate feature key 'api_calls'"),
-        ("{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: \"30\"}}",
-         "{key: tokens, billing_cadence: P1M, price: {type: flat, amount: \"30\"}}",
-         "setup.plans[0].phases[0].rate_cards[2].key",
-         "'tokens' is a feature key: reference it with feature: tokens"),
-        ("{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: \"30\"}}",
-         "{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: \"30\", tiers: []}}",
-         "setup.plans[0].phases[0].rate_cards[2].price.tiers", "unknown key for a flat price 'tiers'"),
-        ("{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: \"30\"}}",
-         "{key: platform_fee, billing_cadence: P1M, price: {type: tiered, amount: \"30\"}}",
-         "setup.plans[0].phases[0].rate_cards[2].price.type", "unknown price type 'tiered'"),
-        ("{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: \"30\"}}",
-         "{key: platform_fee, price: {type: unit, amount: \"30\"}}",
-         "setup.plans[0].phases[0].rate_cards[2].feature", "a unit (usage) price needs a feature"),
-        ("- feature: tokens\n              billing_cadence: P1M",
-         "- feature: tokens\n              billing_cadence: null",
-         "setup.plans[0].phases[0].rate_cards[1].billing_cadence",
-         "a graduated (usage) price needs a billing_cadence"),
-        ("[{up_to: \"100\", unit_amount: \"0.10\"}, {unit_amount: \"0.05\"}]",
-         "[{up_to: \"100\", unit_amount: \"0.10\"}, {up_to: \"50\", unit_amount: \"0.05\"},"
-         " {unit_amount: \"0.01\"}]",
-         "setup.plans[0].phases[0].rate_cards[1].price.tiers[1].up_to",
-         "up_to must increase from tier to tier"),
-        ("[{up_to: \"100\", unit_amount: \"0.10\"}, {unit_amount: \"0.05\"}]",
-         "[{up_to: \"100\"}, {unit_amount: \"0.05\"}]",
-         "setup.plans[0].phases[0].rate_cards[1].price.tiers[0]",
-         "a tier needs unit_amount, flat_amount or both"),
-        ("  grants: [{amount: \"10\"}]", "  grants: [{amount: \"0\"}]", "setup.grants[0].amount",
-         "must be greater than zero"),
-        ("      billing_cadence: P1M\n      settlement_mode",
-         "      billing_cadence: P0D\n      settlement_mode",
-         "setup.plans[0].billing_cadence", "must be a positive duration, got P0D"),
+        (
+            "  customer: {currency: USD}",
+            "  customer: {currency: usd}",
+            "setup.customer.currency",
+            "currency 'usd' must be a 3-letter ISO 4217 code",
+        ),
+        (
+            "  customer: {currency: USD}",
+            "  customer: {currency: USD, curency: EUR}",
+            "setup.customer.curency",
+            "unknown key 'curency'; did you mean 'currency'?",
+        ),
+        (
+            "    - key: usage\n      currency: USD",
+            "    - key: usage\n      currency: EUR",
+            "setup.plans[0].currency",
+            "plan currency EUR differs from the customer's USD",
+        ),
+        (
+            '{key: api_calls, meter: {aggregation: sum, value_property: "$.value"}}',
+            '{key: api_calls, meter: {aggregation: SUM, value_property: "$.value"}}',
+            "setup.features[0].meter.aggregation",
+            "unknown aggregation 'SUM'; did you mean 'sum'?",
+        ),
+        (
+            '{key: api_calls, meter: {aggregation: sum, value_property: "$.value"}}',
+            "{key: api_calls, meter: {aggregation: max}}",
+            "setup.features[0].meter.value_property",
+            "value_property is required for aggregation max",
+        ),
+        (
+            "{key: api_calls, meter:",
+            "{key: ApiCalls, meter:",
+            "setup.features[0].key",
+            "key 'ApiCalls' must match ^[a-z0-9]+(?:_[a-z0-9]+)*$",
+        ),
+        (
+            "{key: api_calls, meter:",
+            "{key: " + "a" * 33 + ", meter:",
+            "setup.features[0].key",
+            "has 33 characters; at most 32",
+        ),
+        ("    - {key: tokens,", "    - {key: api_calls,", "setup.features[1].key", "duplicate feature key 'api_calls'"),
+        (
+            '{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: "30"}}',
+            '{key: tokens, billing_cadence: P1M, price: {type: flat, amount: "30"}}',
+            "setup.plans[0].phases[0].rate_cards[2].key",
+            "'tokens' is a feature key: reference it with feature: tokens",
+        ),
+        (
+            '{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: "30"}}',
+            '{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: "30", tiers: []}}',
+            "setup.plans[0].phases[0].rate_cards[2].price.tiers",
+            "unknown key for a flat price 'tiers'",
+        ),
+        (
+            '{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: "30"}}',
+            '{key: platform_fee, billing_cadence: P1M, price: {type: tiered, amount: "30"}}',
+            "setup.plans[0].phases[0].rate_cards[2].price.type",
+            "unknown price type 'tiered'",
+        ),
+        (
+            '{key: platform_fee, billing_cadence: P1M, price: {type: flat, amount: "30"}}',
+            '{key: platform_fee, price: {type: unit, amount: "30"}}',
+            "setup.plans[0].phases[0].rate_cards[2].feature",
+            "a unit (usage) price needs a feature",
+        ),
+        (
+            "- feature: tokens\n              billing_cadence: P1M",
+            "- feature: tokens\n              billing_cadence: null",
+            "setup.plans[0].phases[0].rate_cards[1].billing_cadence",
+            "a graduated (usage) price needs a billing_cadence",
+        ),
+        (
+            '[{up_to: "100", unit_amount: "0.10"}, {unit_amount: "0.05"}]',
+            '[{up_to: "100", unit_amount: "0.10"}, {up_to: "50", unit_amount: "0.05"}, {unit_amount: "0.01"}]',
+            "setup.plans[0].phases[0].rate_cards[1].price.tiers[1].up_to",
+            "up_to must increase from tier to tier",
+        ),
+        (
+            '[{up_to: "100", unit_amount: "0.10"}, {unit_amount: "0.05"}]',
+            '[{up_to: "100"}, {unit_amount: "0.05"}]',
+            "setup.plans[0].phases[0].rate_cards[1].price.tiers[0]",
+            "a tier needs unit_amount, flat_amount or both",
+        ),
+        (
+            '  grants: [{amount: "10"}]',
+            '  grants: [{amount: "0"}]',
+            "setup.grants[0].amount",
+            "must be greater than zero",
+        ),
+        (
+            "      billing_cadence: P1M\n      settlement_mode",
+            "      billing_cadence: P0D\n      settlement_mode",
+            "setup.plans[0].billing_cadence",
+            "must be a positive duration, got P0D",
+        ),
         ("provenance: tests\n", "", "provenance", "required field missing"),
         ("title: a scenario\n", "title: a scenario\nowner: me\n", "owner", "unknown key 'owner'"),
         ("title: a scenario\n", "title: ''\n", "title", "must not be empty"),
         ("title: a scenario\n", "title: [a, b]\n", "title", "expected a string, got a list"),
-        ("setup:\n", "known_issues: [4412]\nsetup:\n", "known_issues[0]",
-         "expected a string, got an integer"),
-        ("setup:\n", "known_issues: [issue 4412]\nsetup:\n", "known_issues[0]",
-         "must read owner/repo#number"),
-        ("setup:\n", "requires: {credits: false, credit_then_invoice: true}\nsetup:\n",
-         "requires.credit_then_invoice", "credit_then_invoice: true needs credits: true"),
-        ("setup:\n", "profile: {end_proration: full}\nsetup:\n", "profile.end_proration",
-         "unknown end proration 'full'"),
+        ("setup:\n", "known_issues: [4412]\nsetup:\n", "known_issues[0]", "expected a string, got an integer"),
+        ("setup:\n", "known_issues: [issue 4412]\nsetup:\n", "known_issues[0]", "must read owner/repo#number"),
+        (
+            "setup:\n",
+            "requires: {credits: false, credit_then_invoice: true}\nsetup:\n",
+            "requires.credit_then_invoice",
+            "credit_then_invoice: true needs credits: true",
+        ),
+        (
+            "setup:\n",
+            "profile: {end_proration: full}\nsetup:\n",
+            "profile.end_proration",
+            "unknown end proration 'full'",
+        ),
         ("setup:\n", "requires: {credits: maybe}\nsetup:\n", "requires.credits", "expected true or false"),
     ],
 )
-def test_setup_errors_name_field_and_reason(tmp_path: Path, old: str, new: str, field: str,
-                                           reason: str) -> None:
+def test_setup_errors_name_field_and_reason(tmp_path: Path, old: str, new: str, field: str, reason: str) -> None:
     head = HEAD.replace(old, new, 1)
     assert head != HEAD, "test edit did not apply"
     err = error_of(write(tmp_path, "steps:\n  - subscribe: {plan: usage}\n", head=head))
@@ -358,7 +506,7 @@ def test_setup_errors_name_field_and_reason(tmp_path: Path, old: str, new: str, 
 
 
 def test_the_line_points_at_the_offending_node(tmp_path: Path) -> None:
-    head = HEAD.replace("{type: flat, amount: \"30\"}", "{type: flat, amount: 30}")
+    head = HEAD.replace('{type: flat, amount: "30"}', "{type: flat, amount: 30}")
     err = error_of(write(tmp_path, "steps:\n  - subscribe: {plan: usage}\n", head=head))
     line_text = head.splitlines()[(err.line or 0) - 1]
     assert "amount: 30" in line_text and err.field == "setup.plans[0].phases[0].rate_cards[2].price.amount"
@@ -449,11 +597,16 @@ def test_cadence_alignment_holds_for_every_month_length(plan: str, rate_card: st
 
 
 def _scenario(tmp_path: Path) -> Scenario:
-    return load_scenario(write(tmp_path, """\
+    return load_scenario(
+        write(
+            tmp_path,
+            """\
 steps:
   - subscribe: {plan: usage}
   - edit: {add: [{key: extra_fee, billing_cadence: P1M, price: {type: flat, amount: "5"}}]}
-"""))
+""",
+        )
+    )
 
 
 def test_new_run_ids_are_key_safe_and_distinct() -> None:
@@ -471,8 +624,11 @@ def test_keys_for_run_are_valid_openmeter_keys_and_unique_per_run(tmp_path: Path
     assert not reals_a & reals_b
     for key in reals_a:
         assert KEY_PATTERN.match(key) and len(key) <= MAX_KEY_LENGTH, key
-    assert dict(a) == {"usage": f"usage_{a.run_id}", "api_calls": f"api_calls_{a.run_id}",
-                       "tokens": f"tokens_{a.run_id}"}
+    assert dict(a) == {
+        "usage": f"usage_{a.run_id}",
+        "api_calls": f"api_calls_{a.run_id}",
+        "tokens": f"tokens_{a.run_id}",
+    }
 
 
 def test_feature_backed_items_take_the_features_real_key(tmp_path: Path) -> None:
@@ -540,13 +696,16 @@ def test_select_matches_k_expressions(corpus: list[Scenario], expression: str, i
     assert [s.id for s in select(corpus, expression)] == ids
 
 
-@pytest.mark.parametrize(("expression", "reason"), [
-    ("a or", "unexpected end"),
-    ("(a", "unexpected end"),
-    ("a b", "unexpected 'b'"),
-    ("and a", "unexpected 'and'"),
-    ("a )", "unexpected ')'"),
-])
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("a or", "unexpected end"),
+        ("(a", "unexpected end"),
+        ("a b", "unexpected 'b'"),
+        ("and a", "unexpected 'and'"),
+        ("a )", "unexpected ')'"),
+    ],
+)
 def test_bad_selection_is_an_input_error(corpus: list[Scenario], expression: str, reason: str) -> None:
     with pytest.raises(InputError) as err:
         select(corpus, expression)

@@ -150,3 +150,36 @@ def test_verdicts_do_not_depend_on_where_in_the_second_the_run_starts(name: str,
     with open_offline(Behaviour.HEAD, start=start) as session:
         result = Runner(session.env).run(scenario)
     assert result.verdict is Verdict.AGREE, _findings(result)
+
+
+class _FailFirstInvoiceRead(httpx.BaseTransport):
+    """The first invoice listing after a cancel answers 500, as HEAD did once mid plan change."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.cancelled = False
+        self.failed = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/cancel"):
+            self.cancelled = True
+        if self.cancelled and not self.failed and request.url.path == "/api/v1/billing/invoices":
+            self.failed += 1
+            problem = {"type": "about:blank", "title": "Internal Server Error", "status": 500, "detail": "boom"}
+            return httpx.Response(500, json=problem, headers={"Content-Type": "application/problem+json"})
+        return self.inner.handle_request(request)
+
+
+def test_a_passing_server_error_while_polling_is_a_note_not_a_verdict() -> None:
+    wrapped: list[_FailFirstInvoiceRead] = []
+
+    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        wrapped.append(_FailFirstInvoiceRead(inner))
+        return wrapped[-1]
+
+    with open_offline(Behaviour.HEAD, wrap_transport=wrap) as session:
+        result = Runner(session.env).run(load_scenario(REPRO))
+    assert wrapped[0].failed == 1
+    assert result.verdict is Verdict.AGREE, _findings(result)
+    cancel = result.steps[3]
+    assert len(cancel.notes) == 1 and "500" in cancel.notes[0]

@@ -97,24 +97,31 @@ def test_the_4412_repro_matches_the_report() -> None:
     assert sc.known_issues == ("openmeterio/openmeter#4412",)
     assert (sc.requires.credits, sc.requires.credit_then_invoice) == (True, True)
     assert [(f.key, f.meter.aggregation.value, f.meter.value_property) for f in sc.setup.features] == [
-        ("api_calls", "sum", "$.value"), ("tokens", "sum", "$.value")]
+        ("api_calls", "sum", "$.value"),
+        ("tokens", "sum", "$.value"),
+    ]
     assert [(g.amount, g.currency) for g in sc.setup.grants] == [(Decimal(10), "USD")]
     (plan,) = sc.setup.plans
     assert plan.billing_cadence == Duration(months=1)
     assert plan.settlement_mode is SettlementMode.CREDIT_THEN_INVOICE
     cards = plan.phases[0].rate_cards
     assert [(rc.key, rc.feature, rc.price.kind if rc.price else None) for rc in cards] == [
-        ("api_calls", "api_calls", PriceKind.UNIT), ("tokens", "tokens", PriceKind.GRADUATED)]
+        ("api_calls", "api_calls", PriceKind.UNIT),
+        ("tokens", "tokens", PriceKind.GRADUATED),
+    ]
     kinds = [type(s) for s in sc.steps]
     assert kinds == [SubscribeStep, IngestStep, IngestStep, CancelStep]
     cancel = sc.steps[-1]
     assert isinstance(cancel, CancelStep) and cancel.timing.kind is TimingKind.IMMEDIATE
     assert cancel.expect is not None
     assert [i["id"] for i in cancel.expect.data["items"]] == [
-        "S/default/api_calls/v[0]/period[0]", "S/default/tokens/v[0]/period[0]"]
+        "S/default/api_calls/v[0]/period[0]",
+        "S/default/tokens/v[0]/period[0]",
+    ]
     # Dates depend on activeTo: the file must not pin any period or invoice time.
-    assert not any(k in item for item in cancel.expect.data["items"]
-                   for k in ("service_period", "billing_period", "invoice_at"))
+    assert not any(
+        k in item for item in cancel.expect.data["items"] for k in ("service_period", "billing_period", "invoice_at")
+    )
 
 
 def test_twins_differ_from_the_repro_only_in_configuration_and_settlement() -> None:
@@ -130,7 +137,8 @@ def test_twins_differ_from_the_repro_only_in_configuration_and_settlement() -> N
     for twin in (credit_only, invoice_only, no_cti):
         assert [type(s) for s in twin.steps] == [type(s) for s in repro.steps]
         assert [rc.price for rc in twin.setup.plans[0].phases[0].rate_cards] == [
-            rc.price for rc in repro.setup.plans[0].phases[0].rate_cards]
+            rc.price for rc in repro.setup.plans[0].phases[0].rate_cards
+        ]
         assert twin.setup.features == repro.setup.features
 
 
@@ -201,8 +209,11 @@ def test_every_broken_file_gives_exactly_its_documented_error(path: Path) -> Non
 def test_duplicate_ids_across_folders_give_the_documented_error() -> None:
     first, second = BROKEN / "duplicate-ids" / "first", BROKEN / "duplicate-ids" / "second"
     assert len(load_scenarios([first])) == 1 and len(load_scenarios([second])) == 1
-    want = (expected_error(second / "dup.yaml").replace("{path}", str(second / "dup.yaml"))
-            .replace("{first}", str(first / "dup.yaml")))
+    want = (
+        expected_error(second / "dup.yaml")
+        .replace("{path}", str(second / "dup.yaml"))
+        .replace("{first}", str(first / "dup.yaml"))
+    )
     with pytest.raises(InputError) as err:
         load_scenarios([first, second])
     assert str(err.value) == want
@@ -244,7 +255,8 @@ def test_the_4412_repro_sends_what_the_recorded_live_run_sent() -> None:
             up_to = [Decimal(t["up_to_amount"]) if "up_to_amount" in t else None for t in tiers]
             assert up_to == [t.up_to for t in card.price.tiers]
             assert [Decimal(t["unit_price"]["amount"]) for t in rec["price"]["tiers"]] == [
-                t.unit_amount for t in card.price.tiers]
+                t.unit_amount for t in card.price.tiers
+            ]
 
     subscribe = bodies["subscription_create"]
     assert isinstance(subscribe, dict) and "billing_anchor" not in subscribe

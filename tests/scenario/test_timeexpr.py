@@ -80,8 +80,9 @@ def test_resolve_rejects_a_naive_or_non_utc_clock() -> None:
         NOW.resolve(datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2))))
 
 
-@pytest.mark.parametrize("text", ["now", "now-P1W+PT30S", "current_period_end+PT2S", "2026-01-31T00:00:00Z",
-                                  "subscription_start-P1M"])
+@pytest.mark.parametrize(
+    "text", ["now", "now-P1W+PT30S", "current_period_end+PT2S", "2026-01-31T00:00:00Z", "subscription_start-P1M"]
+)
 def test_str_round_trips(text: str) -> None:
     expr = parse_time_expr(text)
     assert str(expr) == text

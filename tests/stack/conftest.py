@@ -45,8 +45,9 @@ def fake_server() -> Iterator[FakeServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-            status, content_type, body = state.routes.get(self.path, (404, "application/problem+json",
-                                                                      '{"status": 404}'))
+            status, content_type, body = state.routes.get(
+                self.path, (404, "application/problem+json", '{"status": 404}')
+            )
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -108,8 +109,9 @@ class FakeClock:
 class FakeDriver:
     """A compose project whose services become healthy after ``healthy_after`` polls."""
 
-    def __init__(self, api_port: int, *, healthy_after: int = 2, exited: str | None = None,
-                 never_healthy: bool = False) -> None:
+    def __init__(
+        self, api_port: int, *, healthy_after: int = 2, exited: str | None = None, never_healthy: bool = False
+    ) -> None:
         self.project = ""
         self.api_port = api_port
         self.healthy_after = healthy_after
@@ -121,8 +123,7 @@ class FakeDriver:
         self.files: list[str] = []
         self.env: dict[str, str] = {}
 
-    def factory(self, compose_dir: Path, files: Sequence[str], project: str,
-                env: Mapping[str, str]) -> FakeDriver:
+    def factory(self, compose_dir: Path, files: Sequence[str], project: str, env: Mapping[str, str]) -> FakeDriver:
         self.project, self.files, self.env = project, list(files), dict(env)
         return self
 
@@ -144,8 +145,10 @@ class FakeDriver:
         return "127.0.0.1", {"openmeter": self.api_port, "postgres": 55432}.get(service, 40000 + len(service))
 
     def logs(self, service: str, timeout: float) -> str:
-        return ('billing-worker-1  | {"ts":"2026-11-27T07:46:46Z","level":"WARN",'
-                '"msg":"Message handler failed, will retry later","error.message":"x"}\n')
+        return (
+            'billing-worker-1  | {"ts":"2026-11-27T07:46:46Z","level":"WARN",'
+            '"msg":"Message handler failed, will retry later","error.message":"x"}\n'
+        )
 
     def exec(self, service: str, argv: Sequence[str], timeout: float) -> ExecResult:
         self.execs.append((service, list(argv)))

@@ -25,9 +25,15 @@ def test_bug_log_exits_1_with_one_line_per_match(capsys: pytest.CaptureFixture[s
     assert len(lines) == 13  # 3 transient (B's created race) + 5 signatures x 2 subscriptions
     dup_a = next(line for line in lines if "duplicate-unique-id" in line and SUB_A in line)
     assert dup_a.split() == [
-        "CONCLUSIVE", "duplicate-unique-id", "issue=openmeterio/openmeter#4412", f"subscription={SUB_A}",
-        f"unique_id={SUB_A}/default/api_calls_1795765891731_183/v[0]/period[0]", "attempts=10",
-        "first=2026-11-27T07:51:34Z", "last=2026-11-27T07:51:35Z"]
+        "CONCLUSIVE",
+        "duplicate-unique-id",
+        "issue=openmeterio/openmeter#4412",
+        f"subscription={SUB_A}",
+        f"unique_id={SUB_A}/default/api_calls_1795765891731_183/v[0]/period[0]",
+        "attempts=10",
+        "first=2026-11-27T07:51:34Z",
+        "last=2026-11-27T07:51:35Z",
+    ]
     assert err.strip() == "10 conclusive of 13 matches in 64 log records"
 
 
@@ -35,7 +41,10 @@ def test_healthy_log_with_only_the_transient_retry_exits_0(capsys: pytest.Captur
     assert main(["logs", "scan", HEAD]) == 0
     out, err = capsys.readouterr()
     assert [line.split()[:2] for line in out.splitlines()] == [
-        ["transient", "subscription-not-found"], ["transient", "handler-retry"], ["transient", "retrying"]]
+        ["transient", "subscription-not-found"],
+        ["transient", "handler-retry"],
+        ["transient", "retrying"],
+    ]
     assert err.strip() == "no known failure signature (3 transient matches in 99 log records)"
 
 
@@ -51,8 +60,7 @@ def test_filtering_away_every_failure_exits_0(capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().out == ""
 
 
-def test_dash_reads_standard_input(monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_dash_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(Path(BUG_TEXT).read_text(encoding="utf-8")))
     assert main(["logs", "scan", "-"]) == 1
     out, _ = capsys.readouterr()
@@ -75,10 +83,8 @@ def test_unreadable_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.C
     assert capsys.readouterr().err == f"omcontract: {tmp_path}: is a folder; give the log files in it\n"
 
 
-def test_garbage_is_readable_and_simply_matches_nothing(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_garbage_is_readable_and_simply_matches_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     junk = tmp_path / "junk.log"
     junk.write_bytes(b"\x00\xff\xfe not a log\n%6|kafka|line\n")
     assert main(["logs", "scan", str(junk)]) == 0
-    assert capsys.readouterr().err.strip() == (
-        "no known failure signature (0 transient matches in 0 log records)")
+    assert capsys.readouterr().err.strip() == ("no known failure signature (0 transient matches in 0 log records)")

@@ -27,14 +27,16 @@ NO_DOCKER_HINT = "start OpenMeter yourself and pass --openmeter-url URL (or set 
 
 
 def test_no_docker_engine_on_a_closed_socket_is_one_line_within_5_seconds(
-        monkeypatch: pytest.MonkeyPatch, closed_unix_socket: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, closed_unix_socket: Path
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{closed_unix_socket}")
     started = time.monotonic()
     with pytest.raises(NoOpenMeterError) as err:
         require_docker()
     assert time.monotonic() - started < 5
-    assert str(err.value) == (f"no Docker engine reachable (unix://{closed_unix_socket}: connection "
-                              f"refused); {NO_DOCKER_HINT}")
+    assert str(err.value) == (
+        f"no Docker engine reachable (unix://{closed_unix_socket}: connection refused); {NO_DOCKER_HINT}"
+    )
     assert err.value.exit_code == 3
     assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained traceback
 
@@ -56,8 +58,10 @@ def test_compose_folder_is_found_next_to_the_package() -> None:
 def test_missing_compose_folder_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         find_compose_dir(tmp_path)
-    assert str(err.value) == (f"compose_dir: no docker-compose.yaml in {tmp_path}; pass the folder holding "
-                              "this project's compose files (--compose-dir)")
+    assert str(err.value) == (
+        f"compose_dir: no docker-compose.yaml in {tmp_path}; pass the folder holding "
+        "this project's compose files (--compose-dir)"
+    )
 
 
 def test_variants_select_override_files() -> None:
@@ -69,8 +73,15 @@ def test_variants_select_override_files() -> None:
 
 
 def test_services_come_from_the_main_compose_file() -> None:
-    assert compose_services(REPO / "compose") == ["postgres", "clickhouse", "kafka", "redis", "openmeter",
-                                                  "sink-worker", "billing-worker"]
+    assert compose_services(REPO / "compose") == [
+        "postgres",
+        "clickhouse",
+        "kafka",
+        "redis",
+        "openmeter",
+        "sink-worker",
+        "billing-worker",
+    ]
 
 
 def test_project_names_are_unique_and_valid() -> None:
@@ -99,8 +110,9 @@ class Recorder:
 
 def _driver(monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> TestcontainersDriver:
     monkeypatch.setattr("contract.stack._proc.run", recorder)
-    return TestcontainersDriver(REPO / "compose", compose_files("no-cti"), "omcontract-test-1",
-                                {"OPENMETER_IMAGE_TAG": "v9"})
+    return TestcontainersDriver(
+        REPO / "compose", compose_files("no-cti"), "omcontract-test-1", {"OPENMETER_IMAGE_TAG": "v9"}
+    )
 
 
 def test_driver_runs_compose_with_files_project_timeout_and_tag(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,25 +121,46 @@ def test_driver_runs_compose_with_files_project_timeout_and_tag(monkeypatch: pyt
     driver.up(timeout=42)
     [call] = recorder.calls
     folder = REPO / "compose"
-    assert call["cmd"] == ["docker", "compose", "-f", str(folder / "docker-compose.yaml"),
-                           "-f", str(folder / "docker-compose.no-cti.yaml"), "-p", "omcontract-test-1",
-                           "up", "--detach"]
+    assert call["cmd"] == [
+        "docker",
+        "compose",
+        "-f",
+        str(folder / "docker-compose.yaml"),
+        "-f",
+        str(folder / "docker-compose.no-cti.yaml"),
+        "-p",
+        "omcontract-test-1",
+        "up",
+        "--detach",
+    ]
     assert call["timeout"] == 42
     assert call["env"]["OPENMETER_IMAGE_TAG"] == "v9"
     assert driver.command_line()[-2:] == ["-p", "omcontract-test-1"]
 
 
 def test_driver_reads_service_states_and_ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    ps = "\n".join(json.dumps(c) for c in [
-        {"Service": "openmeter", "State": "running", "Health": "healthy", "ExitCode": 0,
-         "Publishers": [{"URL": "0.0.0.0", "TargetPort": 8888, "PublishedPort": 49153, "Protocol": "tcp"},
-                        {"URL": "::", "TargetPort": 8888, "PublishedPort": 49153, "Protocol": "tcp"}]},
-        {"Service": "kafka", "State": "exited", "Health": "", "ExitCode": 137, "Publishers": []},
-    ]).encode()
+    ps = "\n".join(
+        json.dumps(c)
+        for c in [
+            {
+                "Service": "openmeter",
+                "State": "running",
+                "Health": "healthy",
+                "ExitCode": 0,
+                "Publishers": [
+                    {"URL": "0.0.0.0", "TargetPort": 8888, "PublishedPort": 49153, "Protocol": "tcp"},
+                    {"URL": "::", "TargetPort": 8888, "PublishedPort": 49153, "Protocol": "tcp"},
+                ],
+            },
+            {"Service": "kafka", "State": "exited", "Health": "", "ExitCode": 137, "Publishers": []},
+        ]
+    ).encode()
     driver = _driver(monkeypatch, Recorder(outputs={"ps": ps}))
     states = driver.services(timeout=5)
     assert [(s.service, s.state, s.health, s.exit_code) for s in states] == [
-        ("openmeter", "running", "healthy", 0), ("kafka", "exited", "", 137)]
+        ("openmeter", "running", "healthy", 0),
+        ("kafka", "exited", "", 137),
+    ]
     assert driver.port("openmeter", 8888, timeout=5) == ("127.0.0.1", 49153)
 
 
@@ -136,8 +169,9 @@ def test_driver_failure_is_one_line_with_the_last_stderr_line(monkeypatch: pytes
     driver = _driver(monkeypatch, Recorder(fail={"up": stderr}))
     with pytest.raises(NoOpenMeterError) as err:
         driver.up(timeout=5)
-    assert str(err.value) == ("`docker compose up` failed for project omcontract-test-1: "
-                              "Error response from daemon: manifest unknown")
+    assert str(err.value) == (
+        "`docker compose up` failed for project omcontract-test-1: Error response from daemon: manifest unknown"
+    )
 
 
 def test_driver_timeout_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,19 +203,19 @@ class _PingingClient:
         return None
 
 
-def test_engine_without_the_compose_plugin_is_one_line(monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Path) -> None:
+def test_engine_without_the_compose_plugin_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import docker
 
     monkeypatch.setattr(docker, "from_env", lambda **kwargs: _PingingClient())
     fake_cli = tmp_path / "docker"
-    fake_cli.write_text("#!/bin/sh\necho \"docker: unknown command: docker $1\" >&2\nexit 1\n")
+    fake_cli.write_text('#!/bin/sh\necho "docker: unknown command: docker $1" >&2\nexit 1\n')
     fake_cli.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(NoOpenMeterError) as err:
         require_docker()
-    assert str(err.value) == ("`docker compose` (Compose v2) is not available; install the compose plugin, "
-                              f"or {NO_DOCKER_HINT}")
+    assert str(err.value) == (
+        f"`docker compose` (Compose v2) is not available; install the compose plugin, or {NO_DOCKER_HINT}"
+    )
 
 
 def test_driver_logs_are_the_compose_stdout_only(monkeypatch: pytest.MonkeyPatch) -> None:

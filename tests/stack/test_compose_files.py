@@ -69,8 +69,7 @@ def test_no_fixed_host_ports() -> None:
         for entry in service.get("ports", []):
             assert re.fullmatch(r"\d+", str(entry)), f"{name}: {entry!r} pins a host port"
             published.setdefault(name, []).append(int(entry))
-    assert published == {"postgres": [5432], "openmeter": [8888], "sink-worker": [10000],
-                         "billing-worker": [10000]}
+    assert published == {"postgres": [5432], "openmeter": [8888], "sink-worker": [10000], "billing-worker": [10000]}
 
 
 def test_openmeter_services_share_one_image_and_one_config_file() -> None:
@@ -99,8 +98,7 @@ def test_start_order_waits_for_healthy_dependencies_that_exist() -> None:
 
 def test_default_config_turns_credit_then_invoice_on_in_both_spellings() -> None:
     config = _load("config.yaml")
-    assert config["credits"] == {"enabled": True, "enableCreditThenInvoice": True,
-                                 "enable_credit_then_invoice": True}
+    assert config["credits"] == {"enabled": True, "enableCreditThenInvoice": True, "enable_credit_then_invoice": True}
     assert config["telemetry"]["log"]["format"] == "json"
     assert config["telemetry"]["address"].endswith(":10000")
     assert config["address"] == "0.0.0.0:8888"
@@ -117,12 +115,16 @@ def test_config_points_at_the_compose_service_names() -> None:
     assert config["sink"]["namespaceRefetchTimeout"] == config["sink"]["namespaceRefetch"]
 
 
-@pytest.mark.parametrize(("variant", "credits"), [
-    ("no-cti", {"enabled": True, "enableCreditThenInvoice": False, "enable_credit_then_invoice": False}),
-    ("no-credits", {"enabled": False, "enableCreditThenInvoice": False, "enable_credit_then_invoice": False}),
-])
-def test_variant_override_mounts_its_config_into_every_openmeter_service(variant: str,
-                                                                        credits: dict[str, bool]) -> None:
+@pytest.mark.parametrize(
+    ("variant", "credits"),
+    [
+        ("no-cti", {"enabled": True, "enableCreditThenInvoice": False, "enable_credit_then_invoice": False}),
+        ("no-credits", {"enabled": False, "enableCreditThenInvoice": False, "enable_credit_then_invoice": False}),
+    ],
+)
+def test_variant_override_mounts_its_config_into_every_openmeter_service(
+    variant: str, credits: dict[str, bool]
+) -> None:
     files = ["docker-compose.yaml", f"docker-compose.{variant}.yaml"]
     for service in OPENMETER_SERVICES:
         assert _config_mount(["docker-compose.yaml"], service) == "./config.yaml"
@@ -132,12 +134,17 @@ def test_variant_override_mounts_its_config_into_every_openmeter_service(variant
     config = _load(f"config.{variant}.yaml")
     assert config["credits"] == credits
     base = _load("config.yaml")
-    assert {k: v for k, v in config.items() if k != "credits"} == {
-        k: v for k, v in base.items() if k != "credits"}
+    assert {k: v for k, v in config.items() if k != "credits"} == {k: v for k, v in base.items() if k != "credits"}
 
 
 def test_every_file_in_compose_is_referenced() -> None:
     names = {p.name for p in COMPOSE.iterdir() if p.is_file()}
-    assert names == {"docker-compose.yaml", "docker-compose.no-cti.yaml", "docker-compose.no-credits.yaml",
-                     "config.yaml", "config.no-cti.yaml", "config.no-credits.yaml"}
+    assert names == {
+        "docker-compose.yaml",
+        "docker-compose.no-cti.yaml",
+        "docker-compose.no-credits.yaml",
+        "config.yaml",
+        "config.no-cti.yaml",
+        "config.no-credits.yaml",
+    }
     assert Path(COMPOSE / "config.yaml").read_text().count("enable_credit_then_invoice") == 1

@@ -21,6 +21,7 @@ CUSTOMER = "01M8DZSWQGN7RZQPEN7FA6C29T"
 
 # -- attach ------------------------------------------------------------------------------------------
 
+
 def test_attach_to_an_unreachable_url_fails_within_5_seconds(closed_port: int) -> None:
     url = f"http://127.0.0.1:{closed_port}"
     started = time.monotonic()
@@ -29,8 +30,7 @@ def test_attach_to_an_unreachable_url_fails_within_5_seconds(closed_port: int) -
     assert time.monotonic() - started < 5
     message = str(err.value)
     assert message.startswith(f"OpenMeter not reachable at {url} (")
-    assert message.endswith(
-        "; start OpenMeter (e.g. `omcontract stack up`) or fix --openmeter-url / OPENMETER_URL")
+    assert message.endswith("; start OpenMeter (e.g. `omcontract stack up`) or fix --openmeter-url / OPENMETER_URL")
     assert "\n" not in message
     assert err.value.exit_code == 3
 
@@ -54,13 +54,17 @@ def test_attach_sends_the_api_key_but_never_shows_it(fake_server: FakeServer) ->
     om.close()
 
 
-@pytest.mark.parametrize(("status", "body", "content_type", "message"), [
-    (404, '{"status": 404}', "application/problem+json", "/version answered HTTP 404: is this the OpenMeter"),
-    (200, "<html>hello</html>", "text/html", "/version did not answer OpenMeter's version JSON"),
-    (200, '{"name": "something"}', "application/json", "/version did not answer OpenMeter's version JSON"),
-])
-def test_something_that_is_not_openmeter_is_refused(fake_server: FakeServer, status: int, body: str,
-                                                    content_type: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "message"),
+    [
+        (404, '{"status": 404}', "application/problem+json", "/version answered HTTP 404: is this the OpenMeter"),
+        (200, "<html>hello</html>", "text/html", "/version did not answer OpenMeter's version JSON"),
+        (200, '{"name": "something"}', "application/json", "/version did not answer OpenMeter's version JSON"),
+    ],
+)
+def test_something_that_is_not_openmeter_is_refused(
+    fake_server: FakeServer, status: int, body: str, content_type: str, message: str
+) -> None:
     fake_server.text("/version", body, status=status, content_type=content_type)
     with pytest.raises(NoOpenMeterError) as err:
         probe_version(fake_server.url)
@@ -71,14 +75,24 @@ def test_attach_wires_worker_logs_sync_states_and_force_sync(fake_server: FakeSe
     fake_server.json("/version", VERSION_BODY)
     log = tmp_path / "billing-worker.log"
     log.write_text('{"ts":"2026-11-27T07:46:37Z","level":"INFO","msg":"Starting handler"}\n')
-    om = connect(StackOptions(url=fake_server.url, worker_logs=str(log), postgres_dsn="dbname=om",
-                              force_sync_command="echo synced {customer_id}"))
+    om = connect(
+        StackOptions(
+            url=fake_server.url,
+            worker_logs=str(log),
+            postgres_dsn="dbname=om",
+            force_sync_command="echo synced {customer_id}",
+        )
+    )
     assert isinstance(om.logs, LogSource) and [r.msg for r in om.logs.read()] == ["Starting handler"]
     assert isinstance(om.sync_states, SyncStateReader)
     result = om.force_sync(CUSTOMER)
     assert result is not None
     assert (result.command, result.exit_code, result.stdout, result.ok) == (
-        f"echo synced {CUSTOMER}", 0, f"synced {CUSTOMER}\n", True)
+        f"echo synced {CUSTOMER}",
+        0,
+        f"synced {CUSTOMER}\n",
+        True,
+    )
     om.close()
 
 
@@ -100,6 +114,7 @@ def test_force_sync_refuses_odd_customer_ids_and_reports_timeouts(fake_server: F
 
 # -- boot through a fake compose driver ----------------------------------------------------------------
 
+
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -108,8 +123,13 @@ def test_boot_waits_for_health_then_discovers_ports_and_version(fake_server: Fak
     fake_server.json("/version", VERSION_BODY)
     driver, clock = FakeDriver(_port(fake_server.url)), FakeClock()
     progress: list[str] = []
-    om = boot(StackOptions(variant="no-cti", image_tag="v1.0.0-beta.227"), driver_factory=driver.factory,
-              clock=clock, sleep=clock.sleep, progress=progress.append)
+    om = boot(
+        StackOptions(variant="no-cti", image_tag="v1.0.0-beta.227"),
+        driver_factory=driver.factory,
+        clock=clock,
+        sleep=clock.sleep,
+        progress=progress.append,
+    )
     assert (om.mode, om.base_url, dict(om.version)) == ("booted", fake_server.url, VERSION_BODY)
     assert om.project == driver.project and driver.project.startswith("omcontract-")
     assert driver.files == ["docker-compose.yaml", "docker-compose.no-cti.yaml"]
@@ -139,8 +159,18 @@ def test_booted_force_sync_runs_openmeter_jobs_in_the_billing_worker(fake_server
     assert result is not None and result.ok
     assert driver.execs == [("billing-worker", force_sync_argv(CUSTOMER))]
     assert force_sync_argv(CUSTOMER) == [
-        "openmeter-jobs", "--config", "/etc/openmeter/config.yaml", "billing", "subscriptionsync", "all",
-        "--n", "default", "--c", CUSTOMER, "--f"]
+        "openmeter-jobs",
+        "--config",
+        "/etc/openmeter/config.yaml",
+        "billing",
+        "subscriptionsync",
+        "all",
+        "--n",
+        "default",
+        "--c",
+        CUSTOMER,
+        "--f",
+    ]
     assert driver.calls == ["up", "down"]
 
 
@@ -156,9 +186,10 @@ def test_keep_on_failure_keeps_the_stack_only_when_the_run_failed(fake_server: F
     fake_server.json("/version", VERSION_BODY)
     for fail, expected in ((False, ["up", "down"]), (True, ["up"])):
         driver, clock = FakeDriver(_port(fake_server.url), healthy_after=0), FakeClock()
-        with (pytest.raises(RuntimeError) if fail else contextlib.nullcontext(),
-              boot(StackOptions(keep_on_failure=True), driver_factory=driver.factory, clock=clock,
-                   sleep=clock.sleep)):
+        with (
+            pytest.raises(RuntimeError) if fail else contextlib.nullcontext(),
+            boot(StackOptions(keep_on_failure=True), driver_factory=driver.factory, clock=clock, sleep=clock.sleep),
+        ):
             if fail:
                 raise RuntimeError("scenario failed")
         assert driver.calls == expected, fail
@@ -168,32 +199,44 @@ def test_a_service_that_exits_fails_the_boot_and_tears_down(fake_server: FakeSer
     driver, clock = FakeDriver(_port(fake_server.url), healthy_after=5, exited="billing-worker"), FakeClock()
     with pytest.raises(NoOpenMeterError) as err:
         boot(StackOptions(), driver_factory=driver.factory, clock=clock, sleep=clock.sleep)
-    assert str(err.value) == (f"compose project {driver.project} failed to boot: service billing-worker "
-                              "exited with code 1 while booting")
+    assert str(err.value) == (
+        f"compose project {driver.project} failed to boot: service billing-worker exited with code 1 while booting"
+    )
     assert driver.calls == ["up", "down"]
 
 
 def test_boot_deadline_names_what_was_still_pending_and_can_keep_the_stack(fake_server: FakeServer) -> None:
     driver, clock = FakeDriver(_port(fake_server.url), never_healthy=True), FakeClock()
     with pytest.raises(NoOpenMeterError) as err:
-        boot(StackOptions(boot_timeout=5, keep_on_failure=True), driver_factory=driver.factory, clock=clock,
-             sleep=clock.sleep)
+        boot(
+            StackOptions(boot_timeout=5, keep_on_failure=True),
+            driver_factory=driver.factory,
+            clock=clock,
+            sleep=clock.sleep,
+        )
     message = str(err.value)
-    assert message.startswith(f"compose project {driver.project} failed to boot: services not healthy in "
-                              "time: postgres: running/starting, clickhouse: running/starting")
-    assert message.endswith(f"(kept for inspection: omcontract stack logs --project {driver.project}; "
-                            f"remove with: omcontract stack down {driver.project})")
+    assert message.startswith(
+        f"compose project {driver.project} failed to boot: services not healthy in "
+        "time: postgres: running/starting, clickhouse: running/starting"
+    )
+    assert message.endswith(
+        f"(kept for inspection: omcontract stack logs --project {driver.project}; "
+        f"remove with: omcontract stack down {driver.project})"
+    )
     assert sum(clock.sleeps) == pytest.approx(5.0)
     assert driver.calls == ["up"]
 
 
-def test_connect_without_url_and_without_docker_says_what_to_do(monkeypatch: pytest.MonkeyPatch,
-                                                                 closed_unix_socket: Path) -> None:
+def test_connect_without_url_and_without_docker_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, closed_unix_socket: Path
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{closed_unix_socket}")
     started = time.monotonic()
     with pytest.raises(NoOpenMeterError) as err:
         connect(StackOptions())
     assert time.monotonic() - started < 5
-    assert str(err.value) == (f"no Docker engine reachable (unix://{closed_unix_socket}: connection "
-                              "refused); start OpenMeter yourself and pass --openmeter-url URL (or set "
-                              "OPENMETER_URL)")
+    assert str(err.value) == (
+        f"no Docker engine reachable (unix://{closed_unix_socket}: connection "
+        "refused); start OpenMeter yourself and pass --openmeter-url URL (or set "
+        "OPENMETER_URL)"
+    )

@@ -18,8 +18,7 @@ pytestmark = pytest.mark.live
 def _options() -> StackOptions:
     options = StackOptions.from_env()
     if options.url is None:
-        pytest.skip("no OpenMeter to attach to: set OPENMETER_URL (e.g. eval \"$(omnative up)\", or "
-                    "omcontract stack up)")
+        pytest.skip('no OpenMeter to attach to: set OPENMETER_URL (e.g. eval "$(omnative up)", or omcontract stack up)')
     return options
 
 

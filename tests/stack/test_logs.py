@@ -34,8 +34,7 @@ def test_real_retry_warning_keeps_time_level_error_service_and_metadata() -> Non
     assert warning.ts == datetime(2026, 11, 27, 7, 46, 46, tzinfo=UTC)
     assert warning.level == "WARN"
     assert warning.service == "openmeter-billing-worker"
-    assert warning.error_message == (
-        f"synchronize subscription: not found error: subscription {SUB_HEAD} not found")
+    assert warning.error_message == (f"synchronize subscription: not found error: subscription {SUB_HEAD} not found")
     assert warning.attrs["caller"] == "openmeter/watermill/router/metrics.go:60"
     metadata = warning.attrs["message_metadata"]
     assert metadata["ce_type"] == "io.openmeter.subscription.v1.subscription.created"
@@ -58,16 +57,17 @@ def test_json_message_ending_in_newline_is_trimmed() -> None:
     sarama = [r for r in records if r.msg.startswith("client/metadata fetching metadata")]
     assert sarama
     assert sarama[0].msg == "client/metadata fetching metadata for all topics from broker 127.0.0.1:29092"
-    assert '"msg":"client/metadata fetching metadata for all topics from broker 127.0.0.1:29092\\n",' in (
-        sarama[0].raw)
+    assert '"msg":"client/metadata fetching metadata for all topics from broker 127.0.0.1:29092\\n",' in (sarama[0].raw)
 
 
 def test_slog_text_line_with_quoted_escaped_and_empty_values() -> None:
-    line = ('time=2026-05-15T10:20:30.123Z level=WARN msg="Message handler failed, will retry later" '
-            'error="synchronize subscription: duplicate unique id across persisted lines and charges: '
-            'S/default/api/v[0]/period[0]" message_metadata="" '
-            'message_payload="{\\"source\\":\\"//openmeter.io/namespace/default/subscription/S\\"}" '
-            'retry_no="" topic=om_sys.api_events note="tab\\there \\u00e9 \\\\ end\\n"')
+    line = (
+        'time=2026-05-15T10:20:30.123Z level=WARN msg="Message handler failed, will retry later" '
+        'error="synchronize subscription: duplicate unique id across persisted lines and charges: '
+        'S/default/api/v[0]/period[0]" message_metadata="" '
+        'message_payload="{\\"source\\":\\"//openmeter.io/namespace/default/subscription/S\\"}" '
+        'retry_no="" topic=om_sys.api_events note="tab\\there \\u00e9 \\\\ end\\n"'
+    )
     record = parse_line(line, source="file.log", line_no=7)
     assert record is not None
     assert record.ts == datetime(2026, 5, 15, 10, 20, 30, 123000, tzinfo=UTC)
@@ -91,8 +91,9 @@ def test_slog_text_with_unquoted_message_and_offset_time_is_utc() -> None:
 
 
 def test_slog_text_message_ending_in_newline_is_trimmed() -> None:
-    record = parse_line('time=2026-11-27T07:51:32.542Z level=INFO msg="producer/broker/0 starting up\\n" '
-                        'otel.scope.name=sarama')
+    record = parse_line(
+        'time=2026-11-27T07:51:32.542Z level=INFO msg="producer/broker/0 starting up\\n" otel.scope.name=sarama'
+    )
     assert record is not None
     assert record.msg == "producer/broker/0 starting up"
     assert record.attrs["otel.scope.name"] == "sarama"
@@ -102,20 +103,28 @@ def test_both_bug_excerpts_hold_the_same_records() -> None:
     as_json = parse_text((DATA / "bug-4412-two-subscriptions.json.log").read_text(encoding="utf-8"))
     as_text = parse_text((DATA / "bug-4412-two-subscriptions.text.log").read_text(encoding="utf-8"))
     assert len(as_json) == len(as_text) == 64
-    assert [(r.level, r.msg, r.error_message) for r in as_json] == [
-        (r.level, r.msg, r.error_message) for r in as_text]
+    assert [(r.level, r.msg, r.error_message) for r in as_json] == [(r.level, r.msg, r.error_message) for r in as_text]
     # JSON has second resolution, slog text milliseconds: the same instants, floored
-    assert all(j.ts == t.ts.replace(microsecond=0) for j, t in zip(as_json, as_text, strict=True)
-               if j.ts is not None and t.ts is not None)
+    assert all(
+        j.ts == t.ts.replace(microsecond=0)
+        for j, t in zip(as_json, as_text, strict=True)
+        if j.ts is not None and t.ts is not None
+    )
 
 
 def test_compose_logs_prefix_is_removed_and_names_the_service() -> None:
     text_line = parse_line('billing-worker-1  | time=2026-05-15T10:00:00.000Z level=ERROR msg="boom" error=x')
     assert text_line is not None
     assert (text_line.service, text_line.level, text_line.msg, text_line.error_message) == (
-        "billing-worker", "ERROR", "boom", "x")
-    json_line = parse_line('sink-worker-1  | {"ts":"2026-05-15T10:00:00Z","level":"INFO","msg":"hi",'
-                           '"service.name":"openmeter-sink-worker"}')
+        "billing-worker",
+        "ERROR",
+        "boom",
+        "x",
+    )
+    json_line = parse_line(
+        'sink-worker-1  | {"ts":"2026-05-15T10:00:00Z","level":"INFO","msg":"hi",'
+        '"service.name":"openmeter-sink-worker"}'
+    )
     assert json_line is not None
     assert json_line.service == "openmeter-sink-worker"  # the line's own service.name wins
 
@@ -127,7 +136,9 @@ def test_go_panic_and_fatal_lines_become_records_and_stack_frames_are_skipped() 
         "\n"
         "goroutine 412 [running]:\n"
         "github.com/openmeterio/openmeter/openmeter/billing/worker.(*Worker).Run(...)\n"
-        "fatal error: concurrent map writes\n", source="stderr")
+        "fatal error: concurrent map writes\n",
+        source="stderr",
+    )
     assert [(r.level, r.msg, r.line_no) for r in records] == [
         ("PANIC", "panic: runtime error: invalid memory address or nil pointer dereference", 1),
         ("FATAL", "fatal error: concurrent map writes", 6),
@@ -164,16 +175,25 @@ def test_unreadable_lines_are_skipped_never_raised() -> None:
 
 
 def test_message_metadata_may_be_a_string() -> None:
-    record = parse_line('{"ts":"2026-11-27T07:46:46Z","level":"WARN","msg":"m",'
-                        '"message_metadata":"map[ce_type:io.openmeter.subscription.v1.subscription.cancelled]"}')
+    record = parse_line(
+        '{"ts":"2026-11-27T07:46:46Z","level":"WARN","msg":"m",'
+        '"message_metadata":"map[ce_type:io.openmeter.subscription.v1.subscription.cancelled]"}'
+    )
     assert record is not None
     assert record.attrs["message_metadata"].startswith("map[ce_type:")
 
 
 def test_bad_timestamp_leaves_ts_empty_but_keeps_the_record() -> None:
     record = parse_line('{"ts":"yesterday","level":"INFO","msg":"m"}')
-    assert record == LogRecord(ts=None, level="INFO", msg="m", error_message=None, service=None,
-                               attrs={}, raw='{"ts":"yesterday","level":"INFO","msg":"m"}')
+    assert record == LogRecord(
+        ts=None,
+        level="INFO",
+        msg="m",
+        error_message=None,
+        service=None,
+        attrs={},
+        raw='{"ts":"yesterday","level":"INFO","msg":"m"}',
+    )
 
 
 def test_text_joins_message_and_error_for_signature_matching() -> None:

@@ -32,8 +32,9 @@ def test_missing_source_is_an_input_error_naming_the_option(tmp_path: Path) -> N
     with pytest.raises(LogSourceError) as err:
         LogSource.from_spec(str(tmp_path / "nope.log"))
     assert isinstance(err.value, InputError)
-    assert str(err.value) == (f"worker_logs: worker logs not found: {tmp_path / 'nope.log'} "
-                              "(give a file, a folder, or cmd:<shell command>)")
+    assert str(err.value) == (
+        f"worker_logs: worker logs not found: {tmp_path / 'nope.log'} (give a file, a folder, or cmd:<shell command>)"
+    )
     with pytest.raises(LogSourceError, match="needs a shell command"):
         LogSource.from_spec("cmd:  ")
 
@@ -103,8 +104,7 @@ def test_command_output_is_windowed_by_line_count() -> None:
     source = LogSource.from_callable("compose:test/billing-worker", lambda: output[0])
     assert [r.msg for r in source.read_new()] == ["a", "b"]
     output[0] += _json("c")
-    assert [(r.msg, r.line_no, r.source) for r in source.read_new()] == [
-        ("c", 3, "compose:test/billing-worker")]
+    assert [(r.msg, r.line_no, r.source) for r in source.read_new()] == [("c", 3, "compose:test/billing-worker")]
     output[0] = _json("after restart")  # output shrank: start over
     assert [r.msg for r in source.read_new()] == ["after restart"]
 
@@ -122,8 +122,7 @@ def test_failing_command_is_one_line_with_exit_code_and_stderr() -> None:
     source = LogSource.from_command("echo 'permission denied' >&2; exit 4")
     with pytest.raises(LogSourceError) as err:
         source.read()
-    assert str(err.value) == (
-        "worker_logs: worker-logs command (echo ...) failed with exit code 4: permission denied")
+    assert str(err.value) == ("worker_logs: worker-logs command (echo ...) failed with exit code 4: permission denied")
 
 
 def test_hanging_command_is_stopped_at_its_timeout() -> None:
@@ -134,8 +133,12 @@ def test_hanging_command_is_stopped_at_its_timeout() -> None:
 
 def test_read_since_keeps_records_from_that_second_on_with_their_untimed_followers(tmp_path: Path) -> None:
     log = tmp_path / "w.log"
-    log.write_text(_json("before", "2026-11-27T07:51:33Z") + _json("same second", "2026-11-27T07:51:34Z")
-                   + "panic: boom\n" + _json("after", "2026-11-27T07:51:35Z"))
+    log.write_text(
+        _json("before", "2026-11-27T07:51:33Z")
+        + _json("same second", "2026-11-27T07:51:34Z")
+        + "panic: boom\n"
+        + _json("after", "2026-11-27T07:51:35Z")
+    )
     source = LogSource.from_file(log)
     since = datetime(2026, 11, 27, 7, 51, 34, 900000, tzinfo=UTC)  # floored: JSON ts has whole seconds
     assert [r.msg for r in source.read(since=since)] == ["same second", "panic: boom", "after"]

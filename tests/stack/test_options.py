@@ -24,7 +24,12 @@ def test_defaults_boot_the_cti_variant_of_the_fixed_release() -> None:
     options = StackOptions.from_env({})
     assert options == StackOptions()
     assert (options.url, options.image_tag, options.variant, options.keep_stack, options.boot_timeout) == (
-        None, DEFAULT_IMAGE_TAG, "cti", False, 300.0)
+        None,
+        DEFAULT_IMAGE_TAG,
+        "cti",
+        False,
+        300.0,
+    )
     assert DEFAULT_IMAGE_TAG == "v1.0.0-beta.228"
     assert not options.attach
 
@@ -47,9 +52,17 @@ def test_openmeters_own_address_variable_is_the_fallback_and_may_lack_a_scheme()
 
 
 def test_options_beat_the_environment_and_none_means_not_given() -> None:
-    options = StackOptions.from_env(FULL_ENV, url="http://10.0.0.5:8888", api_key=None, image_tag="main",
-                                    worker_logs="cmd:docker logs bw", variant="no-cti", keep_stack=True,
-                                    boot_timeout="42", compose_dir="compose")
+    options = StackOptions.from_env(
+        FULL_ENV,
+        url="http://10.0.0.5:8888",
+        api_key=None,
+        image_tag="main",
+        worker_logs="cmd:docker logs bw",
+        variant="no-cti",
+        keep_stack=True,
+        boot_timeout="42",
+        compose_dir="compose",
+    )
     assert options.url == "http://10.0.0.5:8888"
     assert options.api_key == "om_live_key_123"  # None override -> environment
     assert options.image_tag == "main"
@@ -65,16 +78,20 @@ def test_reads_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatc
     assert StackOptions.from_env(url="http://127.0.0.1:10").url == "http://127.0.0.1:10"
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"variant": "cti-please"},
-     "variant: unknown variant 'cti-please' (expected one of cti, no-cti, no-credits)"),
-    ({"url": "ftp://x"}, "url: not an http(s) URL: 'ftp://x'"),
-    ({"image_tag": "v1 beta"}, "image_tag: not a Docker image tag: 'v1 beta'"),
-    ({"boot_timeout": 0}, "boot_timeout: must be a positive number of seconds, got 0.0"),
-    ({"boot_timeout": "soon"}, "boot_timeout: not a number: 'soon'"),
-    ({"force_sync_command": "omnative jobs billing subscriptionsync all"},
-     "force_sync_command: the command must contain {customer_id}"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"variant": "cti-please"}, "variant: unknown variant 'cti-please' (expected one of cti, no-cti, no-credits)"),
+        ({"url": "ftp://x"}, "url: not an http(s) URL: 'ftp://x'"),
+        ({"image_tag": "v1 beta"}, "image_tag: not a Docker image tag: 'v1 beta'"),
+        ({"boot_timeout": 0}, "boot_timeout: must be a positive number of seconds, got 0.0"),
+        ({"boot_timeout": "soon"}, "boot_timeout: not a number: 'soon'"),
+        (
+            {"force_sync_command": "omnative jobs billing subscriptionsync all"},
+            "force_sync_command: the command must contain {customer_id}",
+        ),
+    ],
+)
 def test_bad_options_are_one_line_input_errors(changes: dict[str, object], message: str) -> None:
     with pytest.raises(InputError) as err:
         StackOptions.from_env({}, **changes)

@@ -25,6 +25,10 @@ def test_a_pipeline_that_never_ends_is_killed_as_a_group_at_the_deadline() -> No
 
 
 def test_environment_and_working_folder_are_passed(tmp_path: Path) -> None:
-    done = run('printf "%s %s" "$OMC_TEST_VALUE" "$(basename "$PWD")"', timeout=10, cwd=str(tmp_path),
-               env={**os.environ, "OMC_TEST_VALUE": "v1"})
+    done = run(
+        'printf "%s %s" "$OMC_TEST_VALUE" "$(basename "$PWD")"',
+        timeout=10,
+        cwd=str(tmp_path),
+        env={**os.environ, "OMC_TEST_VALUE": "v1"},
+    )
     assert done.stdout.decode().split() == ["v1", tmp_path.name]

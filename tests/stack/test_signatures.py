@@ -27,14 +27,24 @@ def _records(name: str) -> list[LogRecord]:
 
 def test_shipped_catalogue_names_the_known_signatures_and_their_severity() -> None:
     catalogue = {s.id: s for s in default_catalogue()}
-    assert set(catalogue) == {"duplicate-unique-id", "message-dlq", "reconcile-failed", "panic",
-                              "subscription-not-found", "handler-retry", "retrying",
-                              "locked-transaction-rollback"}
+    assert set(catalogue) == {
+        "duplicate-unique-id",
+        "message-dlq",
+        "reconcile-failed",
+        "panic",
+        "subscription-not-found",
+        "handler-retry",
+        "retrying",
+        "locked-transaction-rollback",
+    }
     dup = catalogue["duplicate-unique-id"]
     assert (dup.severity, dup.upstream) == ("conclusive", "openmeterio/openmeter#4412")
     assert catalogue["message-dlq"].terminal and catalogue["message-dlq"].severity == "conclusive"
     assert {s.id for s in catalogue.values() if s.attempt} == {
-        "handler-retry", "retrying", "locked-transaction-rollback"}
+        "handler-retry",
+        "retrying",
+        "locked-transaction-rollback",
+    }
     assert catalogue["subscription-not-found"].severity == "transient"
     assert catalogue["panic"].levels == ("PANIC", "FATAL")
 
@@ -52,7 +62,8 @@ def test_bug_build_excerpt_attributes_each_failure_to_its_subscription(excerpt: 
         dlq = by_key[("message-dlq", sub, uid)]
         assert dlq.conclusive and len(dlq.records) == 1
         assert dlq.error_text == (
-            f"synchronize subscription: duplicate unique id across persisted lines and charges: {uid}")
+            f"synchronize subscription: duplicate unique id across persisted lines and charges: {uid}"
+        )
         assert len(by_key[("handler-retry", sub, uid)].records) == 10
         assert len(by_key[("retrying", sub, uid)].records) == 9
         assert len(by_key[("locked-transaction-rollback", sub, uid)].records) == 10
@@ -64,12 +75,15 @@ def test_bug_build_excerpt_attributes_each_failure_to_its_subscription(excerpt: 
 def test_retries_that_end_in_the_dlq_are_conclusive_but_the_not_found_race_is_not(excerpt: str) -> None:
     matches = scan(_records(excerpt))
     transient = [(m.signature.id, m.subscription_id, m.attempts) for m in matches if not m.conclusive]
-    assert sorted(transient) == [("handler-retry", SUB_B, 1), ("retrying", SUB_B, 1),
-                                 ("subscription-not-found", SUB_B, 1)]
+    assert sorted(transient) == [
+        ("handler-retry", SUB_B, 1),
+        ("retrying", SUB_B, 1),
+        ("subscription-not-found", SUB_B, 1),
+    ]
     escalated = [m for m in matches if m.signature.severity == "transient" and m.conclusive]
     assert {(m.signature.id, m.subscription_id) for m in escalated} == {
-        (sig, sub) for sig in ("handler-retry", "retrying", "locked-transaction-rollback")
-        for sub in (SUB_A, SUB_B)}
+        (sig, sub) for sig in ("handler-retry", "retrying", "locked-transaction-rollback") for sub in (SUB_A, SUB_B)
+    }
 
 
 def test_first_and_last_timestamps_span_the_attempts() -> None:
@@ -78,12 +92,14 @@ def test_first_and_last_timestamps_span_the_attempts() -> None:
     assert dup_a.first == datetime(2026, 11, 27, 7, 51, 34, 233000, tzinfo=UTC)
     assert dup_a.last == datetime(2026, 11, 27, 7, 51, 35, 506000, tzinfo=UTC)
     as_json = scan(_records("bug-4412-two-subscriptions.json.log"))
-    dup_a_json = next(m for m in as_json
-                      if m.signature.id == "duplicate-unique-id" and m.subscription_id == SUB_A)
-    assert (dup_a_json.first, dup_a_json.last) == (datetime(2026, 11, 27, 7, 51, 34, tzinfo=UTC),
-                                                   datetime(2026, 11, 27, 7, 51, 35, tzinfo=UTC))
-    assert dup_a_json.lines[0].startswith('{"ts":"2026-11-27T07:51:34Z","level":"WARN",'
-                                          '"caller":"openmeter/billing/service/lock.go:19"')
+    dup_a_json = next(m for m in as_json if m.signature.id == "duplicate-unique-id" and m.subscription_id == SUB_A)
+    assert (dup_a_json.first, dup_a_json.last) == (
+        datetime(2026, 11, 27, 7, 51, 34, tzinfo=UTC),
+        datetime(2026, 11, 27, 7, 51, 35, tzinfo=UTC),
+    )
+    assert dup_a_json.lines[0].startswith(
+        '{"ts":"2026-11-27T07:51:34Z","level":"WARN","caller":"openmeter/billing/service/lock.go:19"'
+    )
 
 
 def test_matches_come_in_time_order() -> None:
@@ -103,8 +119,10 @@ def test_real_head_log_has_only_the_transient_not_found_retry() -> None:
 
 
 def test_subscription_filter_keeps_that_subscription_and_unattributed_panics() -> None:
-    records = [*_records("bug-4412-two-subscriptions.json.log"),
-               *parse_text("panic: runtime error: index out of range [3] with length 3\n", source="stderr")]
+    records = [
+        *_records("bug-4412-two-subscriptions.json.log"),
+        *parse_text("panic: runtime error: index out of range [3] with length 3\n", source="stderr"),
+    ]
     only_a = scan(records, subscription_ids={SUB_A})
     assert {m.subscription_id for m in only_a} == {SUB_A, None}
     assert [m.signature.id for m in only_a if m.subscription_id is None] == ["panic"]
@@ -115,7 +133,7 @@ def test_panic_matches_in_every_form() -> None:
     forms = [
         "panic: assignment to entry in nil map",
         '{"ts":"2026-05-15T10:00:00Z","level":"panic","msg":"handler crashed"}',
-        "time=2026-05-15T10:00:00.000Z level=PANIC msg=\"handler crashed\"",
+        'time=2026-05-15T10:00:00.000Z level=PANIC msg="handler crashed"',
         "fatal error: all goroutines are asleep - deadlock!",
     ]
     for form in forms:
@@ -129,49 +147,67 @@ def test_reconcile_failure_is_conclusive_and_attributed_from_the_payload() -> No
     record = parse_line(
         '{"ts":"2026-05-15T10:00:00Z","level":"ERROR","msg":"failed to reconcile subscription",'
         '"error.message":"getting subscription view: connection reset",'
-        '"message_payload":"{\\"data\\":{\\"subscription\\":{\\"id\\":\\"' + SUB_A + '\\"}}}"}')
+        '"message_payload":"{\\"data\\":{\\"subscription\\":{\\"id\\":\\"' + SUB_A + '\\"}}}"}'
+    )
     assert record is not None
     [match] = scan([record])
     assert (match.signature.id, match.subscription_id, match.conclusive, match.attempts) == (
-        "reconcile-failed", SUB_A, True, 0)
+        "reconcile-failed",
+        SUB_A,
+        True,
+        0,
+    )
 
 
 def test_signatures_match_text_not_key_names() -> None:
-    key_only = parse_line('{"ts":"2026-05-15T10:00:00Z","level":"INFO","msg":"invoice advanced",'
-                          '"Failed to process message, message is going to DLQ":"",'
-                          '"duplicate unique id across persisted lines and charges: X":1}')
+    key_only = parse_line(
+        '{"ts":"2026-05-15T10:00:00Z","level":"INFO","msg":"invoice advanced",'
+        '"Failed to process message, message is going to DLQ":"",'
+        '"duplicate unique id across persisted lines and charges: X":1}'
+    )
     assert key_only is not None
     assert scan([key_only]) == []
-    other_key = parse_line('{"level":"WARN","msg":"something","err":"duplicate unique id across persisted '
-                           f'lines and charges: {UID_A}"}}')
+    other_key = parse_line(
+        f'{{"level":"WARN","msg":"something","err":"duplicate unique id across persisted lines and charges: {UID_A}"}}'
+    )
     assert other_key is not None
     [match] = scan([other_key])
-    assert (match.signature.id, match.subscription_id, match.unique_id) == (
-        "duplicate-unique-id", SUB_A, UID_A)
+    assert (match.signature.id, match.subscription_id, match.unique_id) == ("duplicate-unique-id", SUB_A, UID_A)
 
 
 def test_attribution_order_unique_id_then_metadata_then_payload_then_error_text() -> None:
     meta_b = f'"message_metadata":{{"ce_source":"//openmeter.io/namespace/default/subscription/{SUB_B}"}}'
     # the unique id in the error wins over the metadata
-    both = parse_line(f'{{"level":"WARN","msg":"m","error.message":"charges: {UID_A}",{meta_b}}}'
-                      .replace("charges:", "duplicate unique id across persisted lines and charges:"))
+    both = parse_line(
+        f'{{"level":"WARN","msg":"m","error.message":"charges: {UID_A}",{meta_b}}}'.replace(
+            "charges:", "duplicate unique id across persisted lines and charges:"
+        )
+    )
     assert both is not None and subscription_of(both) == SUB_A and unique_id_of(both) == UID_A
     # metadata as a string (slog's %v of a map)
-    as_string = parse_line('{"level":"WARN","msg":"m","message_metadata":"map[ce_source://openmeter.io/'
-                           f'namespace/default/subscription/{SUB_B} ce_type:x]"}}')
+    as_string = parse_line(
+        '{"level":"WARN","msg":"m","message_metadata":"map[ce_source://openmeter.io/'
+        f'namespace/default/subscription/{SUB_B} ce_type:x]"}}'
+    )
     assert as_string is not None and subscription_of(as_string) == SUB_B
     # the DLQ line's dotted keys
-    dlq = parse_line('{"level":"ERROR","msg":"Failed to process message, message is going to DLQ",'
-                     f'"message.metadata":{{"ce_source":"//openmeter.io/namespace/default/subscription/{SUB_B}"}}}}')
+    dlq = parse_line(
+        '{"level":"ERROR","msg":"Failed to process message, message is going to DLQ",'
+        f'"message.metadata":{{"ce_source":"//openmeter.io/namespace/default/subscription/{SUB_B}"}}}}'
+    )
     assert dlq is not None and subscription_of(dlq) == SUB_B
     # the payload's CloudEvent source
-    payload = parse_line('time=2026-05-15T10:00:00.000Z level=WARN msg=m message_metadata="" '
-                         'message_payload="{\\"source\\":\\"//openmeter.io/namespace/default/subscription/'
-                         f'{SUB_A}\\"}}"')
+    payload = parse_line(
+        'time=2026-05-15T10:00:00.000Z level=WARN msg=m message_metadata="" '
+        'message_payload="{\\"source\\":\\"//openmeter.io/namespace/default/subscription/'
+        f'{SUB_A}\\"}}"'
+    )
     assert payload is not None and subscription_of(payload) == SUB_A
     # only the error text names it
-    error_only = parse_line('{"level":"WARN","msg":"Error occurred, retrying","error.message":'
-                            f'"synchronize subscription: not found error: subscription {SUB_B} not found"}}')
+    error_only = parse_line(
+        '{"level":"WARN","msg":"Error occurred, retrying","error.message":'
+        f'"synchronize subscription: not found error: subscription {SUB_B} not found"}}'
+    )
     assert error_only is not None and subscription_of(error_only) == SUB_B
     # nothing names a subscription
     anonymous = parse_line('{"level":"WARN","msg":"Error occurred, retrying","error.message":"timeout"}')
@@ -180,9 +216,11 @@ def test_attribution_order_unique_id_then_metadata_then_payload_then_error_text(
 
 def test_several_unique_ids_of_one_subscription_are_kept_apart() -> None:
     other = f"{SUB_A}/default/tokens_1795765891731_183/v[0]/period[0]"
-    lines = [f'{{"level":"WARN","msg":"Message handler failed, will retry later","error.message":'
-             f'"synchronize subscription: duplicate unique id across persisted lines and charges: {uid}"}}'
-             for uid in (UID_A, other, UID_A)]
+    lines = [
+        f'{{"level":"WARN","msg":"Message handler failed, will retry later","error.message":'
+        f'"synchronize subscription: duplicate unique id across persisted lines and charges: {uid}"}}'
+        for uid in (UID_A, other, UID_A)
+    ]
     matches = [m for m in scan(parse_text("\n".join(lines))) if m.signature.id == "duplicate-unique-id"]
     assert sorted((m.unique_id, m.attempts) for m in matches) == sorted([(UID_A, 2), (other, 1)])
 
@@ -199,17 +237,12 @@ def test_custom_catalogue_is_validated_with_file_and_field(tmp_path: Path) -> No
     assert (sig.id, sig.title, sig.attempt, sig.upstream) == ("boom", "boom", False, None)
     cases = {
         "signatures: []\n": "signatures: expected a non-empty list",
-        "signatures:\n  - {id: x, pattern: '(', severity: conclusive}\n":
-            "signatures[0].pattern: invalid regular",
-        "signatures:\n  - {id: x, pattern: a, severity: maybe}\n":
-            "signatures[0].severity: expected conclusive",
+        "signatures:\n  - {id: x, pattern: '(', severity: conclusive}\n": "signatures[0].pattern: invalid regular",
+        "signatures:\n  - {id: x, pattern: a, severity: maybe}\n": "signatures[0].severity: expected conclusive",
         "signatures:\n  - {id: x, pattern: a, severity: transient}\n"
-        "  - {id: x, pattern: b, severity: transient}\n":
-            "signatures[1].id: duplicate id 'x'",
-        "signatures:\n  - {id: x, pattern: a, severity: transient, upstream: '#4412'}\n":
-            "signatures[0].upstream: expected owner/repo#number",
-        "signatures:\n  - {id: x, pattern: a, severity: transient, colour: red}\n":
-            "signatures[0].colour: unknown key",
+        "  - {id: x, pattern: b, severity: transient}\n": "signatures[1].id: duplicate id 'x'",
+        "signatures:\n  - {id: x, pattern: a, severity: transient, upstream: '#4412'}\n": "signatures[0].upstream: expected owner/repo#number",
+        "signatures:\n  - {id: x, pattern: a, severity: transient, colour: red}\n": "signatures[0].colour: unknown key",
         "signatures: [\n": "not valid YAML",
     }
     for text, expected in cases.items():
@@ -222,11 +255,15 @@ def test_custom_catalogue_is_validated_with_file_and_field(tmp_path: Path) -> No
 
 
 def test_scan_with_a_custom_catalogue(tmp_path: Path) -> None:
-    catalogue = load_catalogue(_write(tmp_path, "signatures:\n  - {id: ledger, pattern: 'ledger exploded', "
-                                                "severity: conclusive, upstream: acme/ledger#7}\n"))
+    catalogue = load_catalogue(
+        _write(
+            tmp_path,
+            "signatures:\n  - {id: ledger, pattern: 'ledger exploded', "
+            "severity: conclusive, upstream: acme/ledger#7}\n",
+        )
+    )
     record = parse_line('{"level":"ERROR","msg":"ledger exploded"}')
     assert record is not None
     assert scan([record]) == []  # not in the shipped catalogue
     [match] = scan([record], catalogue=catalogue)
-    assert (match.signature.id, match.signature.upstream, match.conclusive) == (
-        "ledger", "acme/ledger#7", True)
+    assert (match.signature.id, match.signature.upstream, match.conclusive) == ("ledger", "acme/ledger#7", True)

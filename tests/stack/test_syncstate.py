@@ -43,17 +43,28 @@ class FakeConnection:
 
 def test_get_maps_the_row_to_utc_times() -> None:
     plus_one = timezone(timedelta(hours=1))
-    conn = FakeConnection({SUB: (SUB, datetime(2026, 11, 27, 8, 51, 32, 34010, tzinfo=plus_one),
-                                 datetime(2026, 12, 27, 7, 51, 31, 937143), True)})
+    conn = FakeConnection(
+        {
+            SUB: (
+                SUB,
+                datetime(2026, 11, 27, 8, 51, 32, 34010, tzinfo=plus_one),
+                datetime(2026, 12, 27, 7, 51, 31, 937143),
+                True,
+            )
+        }
+    )
     reader = SyncStateReader("postgresql://u:p@db/om", connect=lambda dsn: conn)
     row = reader.get(SUB)
-    assert row == SyncStateRow(subscription_id=SUB,
-                               synced_at=datetime(2026, 11, 27, 7, 51, 32, 34010, tzinfo=UTC),
-                               next_sync_after=datetime(2026, 12, 27, 7, 51, 31, 937143, tzinfo=UTC),
-                               has_billables=True)
+    assert row == SyncStateRow(
+        subscription_id=SUB,
+        synced_at=datetime(2026, 11, 27, 7, 51, 32, 34010, tzinfo=UTC),
+        next_sync_after=datetime(2026, 12, 27, 7, 51, 31, 937143, tzinfo=UTC),
+        has_billables=True,
+    )
     [(query, params)] = conn.executed
-    assert query.startswith("SELECT subscription_id, synced_at, next_sync_after, has_billables FROM "
-                            "subscription_billing_sync_states WHERE")
+    assert query.startswith(
+        "SELECT subscription_id, synced_at, next_sync_after, has_billables FROM subscription_billing_sync_states WHERE"
+    )
     assert params == ("default", SUB)
 
 
@@ -88,8 +99,9 @@ def test_malformed_dsn_is_an_input_error_without_the_password() -> None:
     with pytest.raises(InputError) as err:
         SyncStateReader("host=db password=s3cret port")
     message = str(err.value)
-    assert message.startswith("postgres_dsn: not a valid Postgres DSN (host=db password=*** port): "
-                              "missing \"=\" after \"port\"")
+    assert message.startswith(
+        'postgres_dsn: not a valid Postgres DSN (host=db password=*** port): missing "=" after "port"'
+    )
     assert "s3cret" not in message and "\n" not in message
     with pytest.raises(InputError, match="postgres_dsn: empty Postgres DSN"):
         SyncStateReader("  ")
@@ -102,8 +114,10 @@ def test_unreachable_database_is_one_line_no_openmeter_error_without_password(cl
         reader.get(SUB)
     assert time.monotonic() - started < 5
     message = str(err.value)
-    assert message.startswith(f"cannot connect to OpenMeter's Postgres (postgresql://postgres:***@127.0.0.1:"
-                              f"{closed_port}/om?connect_timeout=2): ")
+    assert message.startswith(
+        f"cannot connect to OpenMeter's Postgres (postgresql://postgres:***@127.0.0.1:"
+        f"{closed_port}/om?connect_timeout=2): "
+    )
     assert message.endswith("; check --postgres / OPENMETER_POSTGRES")
     assert "s3cret" not in message and "\n" not in message
 
@@ -111,8 +125,11 @@ def test_unreachable_database_is_one_line_no_openmeter_error_without_password(cl
 def test_missing_table_says_it_is_not_openmeters_database() -> None:
     missing = psycopg.errors.UndefinedTable('relation "subscription_billing_sync_states" does not exist')
     reader = SyncStateReader("dbname=other", connect=lambda dsn: FakeConnection({}, fail=missing))
-    with pytest.raises(NoOpenMeterError, match="has no table subscription_billing_sync_states: is this "
-                                               r"OpenMeter's database \(and migrated\)\?"):
+    with pytest.raises(
+        NoOpenMeterError,
+        match="has no table subscription_billing_sync_states: is this "
+        r"OpenMeter's database \(and migrated\)\?",
+    ):
         reader.get(SUB)
 
 
@@ -128,7 +145,8 @@ def test_lost_connection_is_reopened_once() -> None:
 
 def test_mask_dsn_hides_passwords_in_both_forms() -> None:
     assert mask_dsn("postgres://postgres:postgres@127.0.0.1:15432/om?sslmode=disable") == (
-        "postgres://postgres:***@127.0.0.1:15432/om?sslmode=disable")
+        "postgres://postgres:***@127.0.0.1:15432/om?sslmode=disable"
+    )
     assert mask_dsn("host=db user=u password='a b' dbname=om") == "host=db user=u password=*** dbname=om"
     assert mask_dsn("postgresql://u@db/om") == "postgresql://u@db/om"
     assert repr(SyncStateReader("postgresql://u:pw@db/om")) == "SyncStateReader('postgresql://u:***@db/om')"
@@ -138,7 +156,9 @@ def test_mask_dsn_hides_passwords_in_both_forms() -> None:
 def test_live_sync_state_table_is_readable() -> None:
     dsn = os.environ.get("OPENMETER_POSTGRES")
     if not dsn:
-        pytest.skip("OPENMETER_POSTGRES is not set: no OpenMeter database to read "
-                    "(e.g. eval \"$(omnative up)\" or omcontract stack up)")
+        pytest.skip(
+            "OPENMETER_POSTGRES is not set: no OpenMeter database to read "
+            '(e.g. eval "$(omnative up)" or omcontract stack up)'
+        )
     with SyncStateReader(dsn) as reader:
         assert reader.get("01AAAAAAAAAAAAAAAAAAAAAAAA") is None
