@@ -241,7 +241,9 @@ def test_custom_catalogue_is_validated_with_file_and_field(tmp_path: Path) -> No
         "signatures:\n  - {id: x, pattern: a, severity: maybe}\n": "signatures[0].severity: expected conclusive",
         "signatures:\n  - {id: x, pattern: a, severity: transient}\n"
         "  - {id: x, pattern: b, severity: transient}\n": "signatures[1].id: duplicate id 'x'",
-        "signatures:\n  - {id: x, pattern: a, severity: transient, upstream: '#4412'}\n": "signatures[0].upstream: expected owner/repo#number",
+        "signatures:\n  - {id: x, pattern: a, severity: transient, upstream: '#4412'}\n": (
+            "signatures[0].upstream: expected owner/repo#number"
+        ),
         "signatures:\n  - {id: x, pattern: a, severity: transient, colour: red}\n": "signatures[0].colour: unknown key",
         "signatures: [\n": "not valid YAML",
     }
