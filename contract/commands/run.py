@@ -6,6 +6,7 @@ Exit codes: 0 every scenario agrees (or was skipped with a reason), 1 a disagree
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -52,6 +53,14 @@ def _scenarios(paths: Sequence[str], k: str | None) -> list[Scenario]:
     return scenarios
 
 
+def _console() -> Console:
+    """The terminal when there is one; 120 columns (or $COLUMNS) in logs and CI, where 80 wraps ids."""
+    if sys.stdout.isatty():
+        return Console()
+    columns = os.environ.get("COLUMNS", "")
+    return Console(width=int(columns) if columns.isdigit() else 120)
+
+
 def _mask() -> Callable[[str], str]:
     key = ApiKey.from_env()
     if key is None:
@@ -79,7 +88,7 @@ def _finish(result: RunResult, report_md: str | None, junit: str | None) -> int:
     from contract.report import render_terminal, write_reports
 
     mask = _mask()
-    render_terminal(result, Console(), mask=mask)
+    render_terminal(result, _console(), mask=mask)
     written = write_reports(result, markdown_path=report_md, junit_path=junit, mask=mask)
     for path in written:
         click.echo(f"wrote {path}")
@@ -282,7 +291,7 @@ def explain(scenario: str, behaviour: str) -> int:
     session.env.behaviour = mode  # predictions in the chosen behaviour
     with session:
         result = Runner(session.env).run(chosen)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = _console()
     console.print(f"[bold]{chosen.id}[/bold] — {chosen.title}")
     console.print(f"engine behaviour {mode.value}; predicted after each step (S = the subscription)")
     for step in result.steps:

@@ -47,24 +47,36 @@ def server_config(name: str | None) -> dict[str, bool] | None:
 
 
 def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEvidence]:
-    """Worker-log records -> :class:`LogEvidence` for the run's subscriptions (catalogue: contract.stack)."""
+    """Worker-log records -> one :class:`LogEvidence` per (signature, subscription) of the run.
+
+    The catalogue (``contract.stack``) groups matches per unique id too. One failing sync can name a
+    different duplicated id on each attempt (upstream iterates a Go map), so the evidence of one
+    subscription adds its attempts up across unique ids and lists every id it saw."""
     from contract.stack import scan
 
-    evidence = []
+    grouped: dict[tuple[str, str | None], list[Any]] = {}
     for m in scan(records, subscription_ids=set(subscription_ids)):
+        grouped.setdefault((m.signature.id, m.subscription_id), []).append(m)
+    evidence = []
+    for (signature, subscription), matches in grouped.items():
+        first = [m.first for m in matches if m.first is not None]
+        last = [m.last for m in matches if m.last is not None]
+        ids = sorted({m.unique_id for m in matches if m.unique_id})
+        lines = [line for m in matches for line in m.lines]
+        sig = matches[0].signature
         evidence.append(
             LogEvidence(
-                signature=m.signature.id,
-                title=m.signature.title,
-                upstream_issue=m.signature.upstream,
-                conclusive=m.conclusive,
-                subscription_id=m.subscription_id,
-                unique_id=m.unique_id,
-                attempts=m.attempts,
-                first_ts=m.first,
-                last_ts=m.last,
-                lines=m.lines[-20:],
-                terminal=m.signature.terminal,
+                signature=signature,
+                title=sig.title,
+                upstream_issue=sig.upstream,
+                conclusive=any(m.conclusive for m in matches),
+                subscription_id=subscription,
+                unique_id=", ".join(ids) or None,
+                attempts=sum(m.attempts for m in matches),
+                first_ts=min(first) if first else None,
+                last_ts=max(last) if last else None,
+                lines=tuple(lines[-20:]),
+                terminal=sig.terminal,
             )
         )
     return evidence
