@@ -58,8 +58,8 @@ from contract.client.models import (
     SubscriptionView,
 )
 from contract.client.recording import Recorder
-from contract.compare.findings import Finding, FindingKind
 from contract.errors import InputError
+from contract.findings import Finding, FindingKind
 from contract.model.domain import SettlementMode
 from contract.model.time import format_time, require_utc
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from contract.compare.findings import Finding, FindingKind
+from contract.findings import Finding, FindingKind
 
 if TYPE_CHECKING:
     from contract.client.client import OpenMeterClient
