@@ -145,6 +145,15 @@ def _poll(deadline: float) -> PollPolicy:
 )
 @click.option("-k", "k", help="select scenarios by id substring expression (e.g. '4412 and not credit')")
 @click.option("--deadline", type=float, default=30.0, show_default=True, help="seconds to wait for each step's sync")
+@click.option(
+    "--schema",
+    "schema",
+    type=click.Choice(["note", "strict", "off"]),
+    default="note",
+    show_default=True,
+    help="responses that do not match OpenMeter's own OpenAPI documents: shown as notes, counted as "
+    "findings (strict), or not checked",
+)
 @click.option("-q", "--quiet", is_flag=True, help="no progress lines while waiting")
 def run(
     scenarios: tuple[str, ...],
@@ -162,6 +171,7 @@ def run(
     record: str | None,
     k: str | None,
     deadline: float,
+    schema: str,
     quiet: bool,
 ) -> int:
     """Run SCENARIOS (files or folders; default fixtures/scenarios) against OpenMeter and judge them."""
@@ -190,6 +200,7 @@ def run(
             record=record_path,
             poll=poll,
             progress=progress,
+            schema_findings=schema,
         )
     with session:
         result = _run_all(session, chosen)

@@ -142,6 +142,9 @@ class Environment:
     scan_logs: Callable[[list[Any], Sequence[str]], list[LogEvidence]] | None = None
     #: OpenMeter's configuration when known (booted stack / offline fake): credits, credit_then_invoice
     server_config: dict[str, bool] | None = None
+    #: responses that do not match OpenMeter's OpenAPI documents (the client's validator): "note"
+    #: shows them beside the verdict, "strict" makes them findings
+    schema_findings: str = "note"
 
 
 class StopScenario(Exception):
@@ -464,6 +467,7 @@ class Runner:
     # -------------------------------------------------------------- a step
     def _run_step(self, run: _Run, step: Step) -> StepResult:
         run.step_findings, run.step_log_text, run.step_notes = [], "", []
+        schema_seen = len(self.client.findings)
         t0 = self.env.clock.monotonic()
         log_mark = self._log_mark()
         synced_before = self._synced_at(run)
@@ -517,6 +521,11 @@ class Runner:
         if synced_after is not None or synced_before is not None:
             sync_ran = synced_after is not None and synced_after != synced_before
         findings = [*run.step_findings, *findings]
+        for schema in self.client.findings[schema_seen:]:
+            if self.env.schema_findings == "strict":
+                findings.append(schema)
+            else:
+                run.step_notes.append(f"response does not match the OpenAPI document: {schema.one_line()}")
         for ev in logs:
             if ev.conclusive:
                 findings.append(

@@ -118,6 +118,7 @@ def open_live(
     record: Path | None = None,
     poll: PollPolicy | None = None,
     progress: Callable[[str], None] | None = None,
+    schema_findings: str = "note",
 ) -> Session:
     """Attach to ``url`` (or $OPENMETER_URL / $OPENMETER_ADDRESS) or boot the compose stack.
 
@@ -143,6 +144,10 @@ def open_live(
     recorder = Recorder(record, secrets=[key] if key else []) if record is not None else None
     client = OpenMeterClient(handle.base_url, api_key=key, recorder=recorder)
     closers.callback(client.close)
+    if schema_findings != "off":
+        from contract.client import ResponseValidator
+
+        client.validator = ResponseValidator.from_server(client)
     build: str | None = None
     if handle.mode == "booted":
         known = dict(SERVER_CONFIGS[options.variant])
@@ -172,6 +177,7 @@ def open_live(
         progress=progress,
         scan_logs=scan_logs,
         server_config=known,
+        schema_findings=schema_findings,
     )
     return Session(env, closers)
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from contract.client import OpenMeterClient
-from contract.compare import FindingKind
+from contract.compare import Finding, FindingKind
 from contract.model import Behaviour
 from contract.offline import OfflineOpenMeter
 from contract.scenario.clock import VirtualClock
@@ -183,3 +183,30 @@ def test_a_passing_server_error_while_polling_is_a_note_not_a_verdict() -> None:
     assert result.verdict is Verdict.AGREE, _findings(result)
     cancel = result.steps[3]
     assert len(cancel.notes) == 1 and "500" in cancel.notes[0]
+
+
+class _ChargesNeverMatchTheSpec:
+    """A response validator that objects to every charges listing (stands in for openapi-core)."""
+
+    def validate(
+        self, method: str, url: str, status: int, body: object, *, content_type: str | None = None
+    ) -> list[Finding]:
+        if method == "GET" and url.split("?")[0].endswith("/charges"):
+            return [
+                Finding(FindingKind.SCHEMA, "data[0].status: not one of the documented values", field="data[0].status")
+            ]
+        return []
+
+
+@pytest.mark.parametrize(("mode", "verdict"), [("note", Verdict.AGREE), ("strict", Verdict.DISAGREE)])
+def test_schema_mismatches_are_notes_by_default_and_findings_when_strict(mode: str, verdict: Verdict) -> None:
+    with open_offline(Behaviour.HEAD) as session:
+        session.env.client.validator = _ChargesNeverMatchTheSpec()  # type: ignore[assignment]
+        session.env.schema_findings = mode
+        result = Runner(session.env).run(load_scenario(REPRO))
+    assert result.verdict is verdict
+    first = result.steps[0]
+    if mode == "note":
+        assert any("does not match the OpenAPI document" in n and "data[0].status" in n for n in first.notes)
+    else:
+        assert any(f.kind is FindingKind.SCHEMA and f.field == "data[0].status" for f in first.findings)
