@@ -21,11 +21,11 @@ The clock, the log source, the sync-state reader and the forced sync are passed 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from contract.client import OpenMeterClient, OpenMeterError, OpenMeterProblem, OpenMeterUnreachable
 from contract.client.inputs import (
@@ -40,15 +40,10 @@ from contract.client.inputs import (
     remove_item,
 )
 from contract.client.models import SubscriptionView
-from contract.compare import DEFAULT_LIVE_FIELDS, Expectation, Finding, FindingKind, Partial, diff
+from contract.compare import Expectation, Finding, FindingKind, Partial, diff
 from contract.model import (
     Behaviour,
-    Engine,
-    EngineState,
     Snapshot,
-    Subscription,
-    SyncConfig,
-    empty_state,
     format_time,
     mark_kept,
 )
@@ -56,7 +51,16 @@ from contract.model.domain import PaymentTerm
 from contract.model.targetstate import SubscriptionTimeline
 from contract.model.time import add, floor_second
 from contract.oracle.expect import expectation_from_data
-from contract.scenario.clock import Clock
+from contract.scenario.environment import (
+    LIVE_FIELDS,
+    Environment,
+    ForceSync,
+    ForceSyncOutcome,
+    LogReader,
+    PollPolicy,
+    StopScenario,
+    SyncStateLookup,
+)
 from contract.scenario.mapping import ItemIndex, MappingError, observe, to_engine_subscription
 from contract.scenario.model import (
     CancelStep,
@@ -78,131 +82,24 @@ from contract.scenario.model import (
 )
 from contract.scenario.model import Expectation as ScenarioExpectation
 from contract.scenario.model import Timing as ScenarioTiming
-from contract.scenario.result import Exchange, LogEvidence, ScenarioResult, StepResult, Target, Verdict
+from contract.scenario.result import Exchange, LogEvidence, ScenarioResult, StepResult, Verdict
 from contract.scenario.timeexpr import TimeExpr
+from contract.scenario.timeline import EngineCall, EngineTimeline
 from contract.stack.logs import parse_text
 
-#: What a live run compares. Charge statuses are left out: after sync, a charge's status follows
-#: invoice collection and advancement jobs (``active.realization.waiting_for_collection`` -> ``final``)
-#: on the server's schedule, which the engine does not model; deleted charges are still compared.
-LIVE_FIELDS: tuple[str, ...] = tuple(f for f in DEFAULT_LIVE_FIELDS if f != "status_class")
-
-# ------------------------------------------------------------------------------ environment
-
-
-class LogReader(Protocol):
-    def mark(self) -> Any: ...
-
-    def read_from(self, mark: Any, since: datetime | None = None) -> list[Any]: ...
-
-
-class SyncStateLookup(Protocol):
-    def get(self, subscription_id: str) -> Any: ...
-
-
-ForceSync = Callable[[str], "ForceSyncOutcome | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class ForceSyncOutcome:
-    ok: bool
-    detail: str = ""
-    output: str = ""  # what the sync job printed (its log lines are scanned for failure signatures)
-
-
-@dataclass(frozen=True, slots=True)
-class PollPolicy:
-    """Bounded polling: first interval, growth, cap, per-step deadline and quiet snapshots."""
-
-    deadline_s: float = 30.0
-    first_interval_s: float = 0.25
-    growth: float = 1.5
-    max_interval_s: float = 2.0
-    quiet_snapshots: int = 2
-    usage_deadline_s: float = 30.0
-
-    def intervals(self) -> Iterator[float]:
-        interval = self.first_interval_s
-        while True:
-            yield interval
-            interval = min(interval * self.growth, self.max_interval_s)
-
-
-@dataclass
-class Environment:
-    client: OpenMeterClient
-    clock: Clock
-    target: Target
-    logs: LogReader | None = None
-    sync_states: SyncStateLookup | None = None
-    force_sync: ForceSync | None = None
-    behaviour: Behaviour = Behaviour.HEAD
-    poll: PollPolicy = field(default_factory=PollPolicy)
-    progress: Callable[[str], None] | None = None
-    scan_logs: Callable[[list[Any], Sequence[str]], list[LogEvidence]] | None = None
-    #: OpenMeter's configuration when known (booted stack / offline fake): credits, credit_then_invoice
-    server_config: dict[str, bool] | None = None
-    #: responses that do not match OpenMeter's OpenAPI documents (the client's validator): "note"
-    #: shows them beside the verdict, "strict" makes them findings
-    schema_findings: str = "note"
-
-
-class StopScenario(Exception):
-    """A step made the rest of the scenario meaningless (unexpected refusal, OpenMeter gone)."""
-
-
-# ------------------------------------------------------------------------------ engine timeline
-
-
-@dataclass(frozen=True, slots=True)
-class EngineCall:
-    """One engine operation of a run, replayable under another behaviour."""
-
-    kind: str  # "sync" (sync, then invoice what is due, as the worker does) | "sync_only" | "invoice"
-    subscription: Subscription | None
-    customer_id: str
-    as_of: datetime
-    now: datetime
-    progressive: bool = False
-
-
-@dataclass
-class EngineTimeline:
-    config: SyncConfig
-    behaviour: Behaviour
-    calls: list[EngineCall] = field(default_factory=list)
-    state: EngineState = field(default_factory=empty_state)
-    errors: list[str] = field(default_factory=list)
-
-    def apply(self, call: EngineCall) -> str | None:
-        self.calls.append(call)
-        error = _apply(Engine(self.config, self.behaviour), self.state, call)
-        self.state, err = error
-        if err:
-            self.errors.append(err)
-        return err
-
-    def snapshot(self, subscription_id: str, customer_id: str) -> Snapshot:
-        return Engine(self.config, self.behaviour).snapshot(self.state, subscription_id, customer_id=customer_id)
-
-    def replay_as(self, behaviour: Behaviour) -> EngineTimeline:
-        other = EngineTimeline(self.config, behaviour)
-        for call in self.calls:
-            other.apply(call)
-        return other
-
-
-def _apply(engine: Engine, state: EngineState, call: EngineCall) -> tuple[EngineState, str | None]:
-    if call.kind == "invoice":
-        inv = engine.invoice(state, call.customer_id, call.now, call.as_of, call.progressive)
-        return inv.state, None
-    assert call.subscription is not None
-    if call.kind == "sync_only":
-        res = engine.sync(state, call.subscription, call.as_of, now=call.now)
-    else:
-        res = engine.sync_and_invoice(state, call.subscription, call.as_of, call.now)
-    return res.state, res.error
-
+__all__ = [
+    "LIVE_FIELDS",
+    "EngineCall",
+    "EngineTimeline",
+    "Environment",
+    "ForceSync",
+    "ForceSyncOutcome",
+    "LogReader",
+    "PollPolicy",
+    "Runner",
+    "StopScenario",
+    "SyncStateLookup",
+]
 
 # ------------------------------------------------------------------------------ the runner
 
