@@ -114,6 +114,14 @@ class Duration:
             self.microseconds,
         )
 
+    @classmethod
+    def between(cls, start: datetime, end: datetime) -> Duration:
+        """The exact fixed-length duration from ``start`` to ``end`` (seconds and microseconds)."""
+        delta = end - start
+        micros = delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
+        seconds, micro = divmod(micros, 1_000_000)
+        return cls(seconds=seconds, microseconds=micro)
+
     def times(self, k: int) -> Duration:
         return Duration(
             self.years * k,

@@ -181,13 +181,6 @@ def status(sub: SubscriptionSpec, now: datetime) -> str:
     return "inactive" if sub.active_to <= now else "canceled"
 
 
-def _offset(start: datetime, t: datetime) -> Duration:
-    delta = t - start
-    micros = delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
-    seconds, micro = divmod(micros, 1_000_000)
-    return Duration(seconds=seconds, microseconds=micro)
-
-
 def engine_subscription(sub: SubscriptionSpec) -> Subscription:
     """The engine's input for the subscription as it is shown (mirrors ``scenario.mapping``)."""
     phases: list[Phase] = []
@@ -212,7 +205,7 @@ def engine_subscription(sub: SubscriptionSpec) -> Subscription:
         phases.append(
             Phase(
                 key=pv.spec.key,
-                start_after=_offset(sub.active_from, pv.active_from),
+                start_after=Duration.between(sub.active_from, pv.active_from),
                 items=items,
                 id=pv.spec.id,
                 sort_hint=hint,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from contract.client.models import Charge, Invoice, InvoiceLine, SubscriptionView
 from contract.model import (
@@ -36,13 +35,6 @@ from contract.model import (
 
 class MappingError(ValueError):
     """OpenMeter returned a subscription the engine cannot represent."""
-
-
-def _offset(start: datetime, t: datetime) -> Duration:
-    delta = t - start
-    micros = delta.days * 86_400_000_000 + delta.seconds * 1_000_000 + delta.microseconds
-    seconds, micro = divmod(micros, 1_000_000)
-    return Duration(seconds=seconds, microseconds=micro)
 
 
 def to_engine_subscription(view: SubscriptionView, currency: str | None = None) -> Subscription:
@@ -75,7 +67,7 @@ def to_engine_subscription(view: SubscriptionView, currency: str | None = None) 
         phases.append(
             Phase(
                 key=ph.key,
-                start_after=_offset(view.active_from, ph.active_from),
+                start_after=Duration.between(view.active_from, ph.active_from),
                 items=items,
                 id=ph.id,
                 sort_hint=hint,

@@ -134,3 +134,16 @@ def test_period_emptiness_and_intersection() -> None:
     assert Period(utc(2024, 1, 1), utc(2024, 1, 1)).is_empty
     assert a.intersect(Period(utc(2024, 1, 15), utc(2024, 3, 1))) == Period(utc(2024, 1, 15), utc(2024, 2, 1))
     assert a.intersect(Period(utc(2024, 3, 1), utc(2024, 4, 1))) is None
+
+
+def test_duration_between_keeps_microseconds_and_adds_back_exactly() -> None:
+    from datetime import UTC, datetime
+
+    from contract.model.time import Duration, add
+
+    start = datetime(2026, 1, 31, 23, 59, 59, 990000, tzinfo=UTC)
+    end = datetime(2026, 3, 1, 0, 0, 0, 123456, tzinfo=UTC)
+    d = Duration.between(start, end)
+    assert (d.years, d.months, d.days) == (0, 0, 0) and d.microseconds == 133456
+    assert add(start, d) == end
+    assert add(end, Duration.between(end, start)) == start  # negative offsets too
