@@ -622,6 +622,28 @@ class OpenMeterClient:
             ref["version"] = plan_version
         return ref
 
+    def _post_v3_subscription(
+        self, path: str, body: dict[str, Any], mode: SettlementMode | None, billing_anchor: datetime | None
+    ) -> tuple[Any, str | None]:
+        """POST a v3 subscription body that may carry ``settlement_mode`` and ``billing_anchor``.
+
+        Returns ``(reply, None)``, or ``(None, why)`` when the server refuses ``settlement_mode``
+        (#4412-window builds): the caller then takes the v1 path. The capability is remembered."""
+        if mode is not None:
+            body["settlement_mode"] = mode.value
+        if billing_anchor is not None:
+            body["billing_anchor"] = format_time(require_utc(billing_anchor, "billing_anchor"))
+        try:
+            reply = self._post(path, body)
+        except OpenMeterProblem as err:
+            if not (mode is not None and err.status == 400 and err.problem.mentions("settlement_mode")):
+                raise
+            self.capabilities.v3_subscription_settlement_mode = False
+            return None, f"v3 refused settlement_mode ({err.problem.summary()})"
+        if mode is not None:
+            self.capabilities.v3_subscription_settlement_mode = True
+        return reply, None
+
     def create_subscription(
         self,
         customer_id: str,
@@ -652,21 +674,9 @@ class OpenMeterClient:
             if plan_id is None and plan_version is not None:
                 plan_ref["version"] = plan_version
             body: dict[str, Any] = {"customer": {"id": customer_id}, "plan": plan_ref}
-            if mode is not None:
-                body["settlement_mode"] = mode.value
-            if billing_anchor is not None:
-                body["billing_anchor"] = format_time(require_utc(billing_anchor, "billing_anchor"))
             path = f"{V3}/subscriptions"
-            try:
-                reply = self._post(path, body)
-            except OpenMeterProblem as err:
-                if not (mode is not None and err.status == 400 and err.problem.mentions("settlement_mode")):
-                    raise
-                self.capabilities.v3_subscription_settlement_mode = False
-                reason = f"v3 refused settlement_mode ({err.problem.summary()})"
-            else:
-                if mode is not None:
-                    self.capabilities.v3_subscription_settlement_mode = True
+            reply, reason = self._post_v3_subscription(path, body, mode, billing_anchor)
+            if reason is None:
                 return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v3(reply))
         self._fallback(
             f"subscription for customer {customer_id}: created through v1 POST /api/v1/subscriptions: {reason}",
@@ -738,19 +748,9 @@ class OpenMeterClient:
                 "plan": {"id": plan_id},
                 "timing": timing_value(timing),
             }
-            if mode is not None:
-                body["settlement_mode"] = mode.value
-            if billing_anchor is not None:
-                body["billing_anchor"] = format_time(require_utc(billing_anchor, "billing_anchor"))
             path = f"{V3}/subscriptions/{subscription_id}/change"
-            try:
-                reply = self._post(path, body)
-            except OpenMeterProblem as err:
-                if not (mode is not None and err.status == 400 and err.problem.mentions("settlement_mode")):
-                    raise
-                self.capabilities.v3_subscription_settlement_mode = False
-                reason = f"v3 refused settlement_mode ({err.problem.summary()})"
-            else:
+            reply, reason = self._post_v3_subscription(path, body, mode, billing_anchor)
+            if reason is None:
                 return self._parsed(
                     "change",
                     "POST",
