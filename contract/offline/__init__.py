@@ -5,7 +5,7 @@ Typical use::
 
     from contract.client import OpenMeterClient
     from contract.offline import OfflineOpenMeter
-    from contract.scenario.clock import VirtualClock
+    from contract.clock import VirtualClock
 
     fake = OfflineOpenMeter(Behaviour.ISSUE_4412, clock=VirtualClock(start))
     with OpenMeterClient(fake.base_url, transport=fake.transport) as om:

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import httpx
 import respx
 
+from contract.clock import Clock
 from contract.model.domain import SettlementMode, SyncConfig
 from contract.model.engine import Behaviour, Engine
 from contract.model.persisted import ChargeStatus, EngineState, empty_state
@@ -72,7 +73,6 @@ from contract.offline.prices import numeric
 from contract.offline.problems import ApiError, Fields, Issue, api_of, json_body, problem_response
 from contract.offline.subscriptions import SubscriptionSpec
 from contract.offline.worker import EventType, SubscriptionEvent, WorkerLog
-from contract.scenario.clock import Clock
 from contract.stack.logsource import LogSource
 
 __all__ = [

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from contract.client import OpenMeterClient
+from contract.clock import Clock
 from contract.compare import DEFAULT_LIVE_FIELDS
 from contract.model import Behaviour
-from contract.scenario.clock import Clock
 from contract.scenario.result import LogEvidence, Target
 
 #: What a live run compares. Charge statuses are left out: after sync, a charge's status follows

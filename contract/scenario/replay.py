@@ -30,9 +30,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from contract.clock import VirtualClock
 from contract.errors import InputError
 from contract.model.time import parse_time
-from contract.scenario.clock import VirtualClock
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

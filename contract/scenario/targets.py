@@ -19,9 +19,9 @@ import httpx
 
 from contract.client import ApiKey, OpenMeterClient
 from contract.client.recording import Recorder
+from contract.clock import RealClock, VirtualClock
 from contract.errors import InputError
 from contract.model import Behaviour
-from contract.scenario.clock import RealClock, VirtualClock
 from contract.scenario.replay import Recording, ReplayTransport, load_recording
 from contract.scenario.result import LogEvidence, Target, TargetKind
 from contract.scenario.runner import Environment, ForceSyncOutcome, PollPolicy

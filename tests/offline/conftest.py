@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from contract.client import OpenMeterClient
+from contract.clock import VirtualClock
 from contract.model import Behaviour
 from contract.offline import OfflineOpenMeter
-from contract.scenario.clock import VirtualClock
 
 from .helpers import START
 

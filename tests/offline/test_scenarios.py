@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from contract.client import OpenMeterClient
+from contract.clock import VirtualClock
 from contract.model import Behaviour
 from contract.offline import OfflineOpenMeter
-from contract.scenario.clock import VirtualClock
 from contract.scenario.loader import load_scenario
 from contract.scenario.result import ScenarioResult, Target, TargetKind, Verdict
 from contract.scenario.runner import Environment, ForceSyncOutcome, Runner

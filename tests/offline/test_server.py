@@ -10,10 +10,10 @@ import pytest
 
 from contract.client import OpenMeterClient, OpenMeterProblem
 from contract.client.inputs import Event, PriceInput, RateCardInput, add_item
+from contract.clock import VirtualClock
 from contract.model import Behaviour, SyncConfig
 from contract.model.time import floor_second
 from contract.offline import OfflineOpenMeter
-from contract.scenario.clock import VirtualClock
 from contract.stack.signatures import scan
 
 from .helpers import START, settled, setup_4412, usage_plan

@@ -12,7 +12,7 @@ import pytest
 
 from contract.client import OpenMeterClient
 from contract.client.inputs import Event
-from contract.scenario.clock import VirtualClock
+from contract.clock import VirtualClock
 
 from .helpers import REPO_ROOT, settled, setup_4412
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract.clock import VirtualClock
 from contract.compare import FindingKind
 from contract.errors import InputError
-from contract.scenario.clock import VirtualClock
 from contract.scenario.loader import load_scenario
 from contract.scenario.replay import ReplayTransport, load_recording, parse_recording
 from contract.scenario.result import TargetKind, Verdict

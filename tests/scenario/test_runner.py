@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from contract.client import OpenMeterClient
+from contract.clock import VirtualClock
 from contract.compare import Finding, FindingKind
 from contract.model import Behaviour
 from contract.offline import OfflineOpenMeter
-from contract.scenario.clock import VirtualClock
 from contract.scenario.loader import load_scenario, load_scenarios
 from contract.scenario.model import Scenario
 from contract.scenario.result import ScenarioResult, Target, TargetKind, Verdict

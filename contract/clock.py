@@ -1,4 +1,4 @@
-"""Clocks for the runner: the real one for live runs, a virtual one for offline runs and replays.
+"""Clocks: the real one for live runs, a virtual one for offline runs and replays (a leaf module).
 
 The runner never calls ``datetime.now`` or ``time.sleep`` itself; it asks its :class:`Clock`.
 A live run waits for real; an offline run or a replay advances a virtual clock instead, so
