@@ -119,7 +119,6 @@ class _Run:
     last_observed: dict[str, Snapshot] = field(default_factory=dict)
     event_seq: int = 0
     ingested: dict[str, Decimal] = field(default_factory=dict)
-    scheduled_cancel: bool = False
     step_findings: list[Finding] = field(default_factory=list)  # found while acting (e.g. a failed job)
     step_log_text: str = ""  # log output the step produced outside the worker log (a jobs command)
     step_notes: list[str] = field(default_factory=list)  # observations that do not change the verdict
@@ -153,9 +152,10 @@ class Runner:
             )
         keys = scenario.keys_for_run(run_id or new_run_id())
         run = _Run(scenario, keys, EngineTimeline(scenario.sync_config(), self.env.behaviour))
-        recorder = getattr(self.client, "recorder", None)
-        if recorder is not None:
-            recorder.note("start", scenario=scenario.id, run_id=keys.run_id, target=self.env.target.kind.value)
+        if self.client.recorder is not None:
+            self.client.recorder.note(
+                "start", scenario=scenario.id, run_id=keys.run_id, target=self.env.target.kind.value
+            )
         steps: list[StepResult] = []
         verdict, reason = self._setup_or_fail(run, steps)
         if verdict is Verdict.AGREE:
@@ -237,20 +237,15 @@ class Runner:
     def _step_exchanges(self) -> Iterator[list[Exchange]]:
         """Collect the HTTP exchanges made inside the block (for curl reproductions)."""
         collected: list[Exchange] = []
-        hook = getattr(self.client, "add_exchange_listener", None)
-        remove = getattr(self.client, "remove_exchange_listener", None)
-        if callable(hook) and callable(remove):
 
-            def listener(method: str, url: str, body: Any, status: int | None) -> None:
-                collected.append(Exchange(method, url, body, status))
+        def listener(method: str, url: str, body: Any, status: int | None) -> None:
+            collected.append(Exchange(method, url, body, status))
 
-            hook(listener)
-            try:
-                yield collected
-            finally:
-                remove(listener)
-        else:
+        self.client.add_exchange_listener(listener)
+        try:
             yield collected
+        finally:
+            self.client.remove_exchange_listener(listener)
 
     # -------------------------------------------------------------- setup
     def _setup(self, run: _Run) -> None:
@@ -551,7 +546,6 @@ class Runner:
             timing = self._timing(run, step.timing)
             c.cancel_subscription(sid, timing)
             view = self._read_view(run)
-            run.scheduled_cancel = step.timing.kind is not TimingKind.IMMEDIATE
             as_of = view.active_to or clock.now()
             self._engine_sync(run, view, as_of=as_of)
             return (
@@ -582,7 +576,6 @@ class Runner:
         if isinstance(step, ContinueStep):
             c.continue_subscription(sid)
             view = self._read_view(run)
-            run.scheduled_cancel = False
             self._engine_sync(run, view, as_of=clock.now())
             return "continued (cancel unscheduled)", True
         if isinstance(step, InvoiceStep):
@@ -800,25 +793,33 @@ class Runner:
             )
             clock.sleep(min(next(intervals), max(remaining, 0.0)))
         run.last_observed = observed
-        if (
-            findings
-            and before
-            and all(_same_snapshot(before.get(sid), observed.get(sid)) for sid in observed if sid in before)
-        ):
-            changed_expected = any(
-                diff(expectations[sid], before[sid], step.label) for sid in before if sid in expectations
+        if findings and self._nothing_changed(before, observed, expectations, step):
+            waited = clock.monotonic() - (deadline - poll.deadline_s)
+            findings.insert(
+                0,
+                Finding(
+                    FindingKind.NOT_SYNCED,
+                    f"OpenMeter changed nothing in the {waited:.0f}s after the step: "
+                    "the sync did not run or failed (see the worker log)",
+                    step=step.label,
+                ),
             )
-            if changed_expected:
-                findings.insert(
-                    0,
-                    Finding(
-                        FindingKind.NOT_SYNCED,
-                        f"OpenMeter changed nothing within {poll.deadline_s:.0f}s after the step: "
-                        "the sync did not run or failed (see the worker log)",
-                        step=step.label,
-                    ),
-                )
         return findings, predicted, observed, quiet >= poll.quiet_snapshots
+
+    @staticmethod
+    def _nothing_changed(
+        before: dict[str, Snapshot],
+        observed: dict[str, Snapshot],
+        expectations: dict[str, Expectation],
+        step: Step,
+    ) -> bool:
+        """True when OpenMeter still shows the pre-step state although the prediction differs from it.
+
+        A subscription the step created had nothing before it (an empty snapshot)."""
+        was = {sid: before.get(sid, Snapshot()) for sid in observed}
+        if any(not _same_snapshot(was[sid], observed[sid]) for sid in observed):
+            return False
+        return any(diff(expectations[sid], was[sid], step.label) for sid in was if sid in expectations)
 
     # -------------------------------------------------------------- evidence
     def _log_mark(self) -> Any:
