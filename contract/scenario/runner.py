@@ -799,7 +799,7 @@ class Runner:
                 0,
                 Finding(
                     FindingKind.NOT_SYNCED,
-                    f"OpenMeter changed nothing in the {waited:.0f}s after the step: "
+                    f"OpenMeter changed nothing in the {waited:.1f}s after the step: "
                     "the sync did not run or failed (see the worker log)",
                     step=step.label,
                 ),

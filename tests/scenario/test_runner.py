@@ -82,7 +82,7 @@ def test_a_sync_that_never_happens_is_reported_as_not_synced_within_the_deadline
     assert first.verdict is Verdict.DISAGREE
     assert {f.kind for f in first.findings} >= {FindingKind.NOT_SYNCED, FindingKind.MISSING}
     not_synced = next(f for f in first.findings if f.kind is FindingKind.NOT_SYNCED)
-    assert "changed nothing in the 2" in not_synced.message  # the ~20 s actually waited
+    assert "changed nothing in the 2" in not_synced.message  # the ~20 s actually waited (virtual)
     assert 20 <= first.waited_seconds < 30  # bounded by the deadline (virtual seconds)
     assert result.verdict is Verdict.DISAGREE
 
