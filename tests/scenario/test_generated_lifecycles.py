@@ -12,18 +12,20 @@ subscription must disagree, and name #4412.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contract.model import Behaviour
 from contract.scenario.loader import load_scenario
 from contract.scenario.result import Verdict
 from contract.scenario.runner import Runner
-from contract.scenario.targets import open_offline
+from contract.scenario.targets import open_live, open_offline
 
 FEATURES = ["api_calls", "tokens", "storage"]
 USAGE = {"type": "unit", "amount": "0.10"}
@@ -177,3 +179,33 @@ def test_under_issue_4412_every_resync_of_charges_is_caught_by_name(
     first = result.first_disagreement
     assert first is not None and first.index <= (resyncs[0] if resyncs else 0)
     assert any(ev.upstream_issue == "openmeterio/openmeter#4412" for ev in first.logs)
+
+
+_LIVE_SETTINGS = settings(
+    max_examples=4,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.generate],  # no shrinking against a live server: each run takes seconds
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.mark.live
+@_LIVE_SETTINGS
+@given(body=lifecycles())
+def test_generated_lifecycles_agree_with_a_live_openmeter(tmp_path: Path, body: dict[str, object]) -> None:
+    url = os.environ.get("OPENMETER_URL") or os.environ.get("OPENMETER_ADDRESS")
+    if not url:
+        pytest.skip("no OpenMeter: set OPENMETER_URL (e.g. eval \"$(omnative up)\")")
+    if (os.environ.get("OPENMETER_CONFIG") or "cti") != "cti":
+        pytest.skip("generated lifecycles need credit_then_invoice on (OPENMETER_CONFIG=cti)")
+    if any("resync" in step for step in body["steps"]) and not os.environ.get("OPENMETER_FORCE_SYNC"):  # type: ignore[attr-defined]
+        pytest.skip("a renewal needs OPENMETER_FORCE_SYNC (a command that runs the subscription sync job)")
+    scenario = load_scenario(_write(tmp_path, body))
+    with open_live(url=url) as session:
+        result = Runner(session.env).run(scenario)
+    assert result.verdict is Verdict.AGREE, (
+        yaml.safe_dump(body["steps"]),
+        result.reason,
+        [f.one_line() for s in result.steps for f in s.findings],
+    )
