@@ -154,6 +154,16 @@ def _poll(deadline: float) -> PollPolicy:
     help="responses that do not match OpenMeter's own OpenAPI documents: shown as notes, counted as "
     "findings (strict), or not checked",
 )
+@click.option(
+    "--openapi-v1",
+    type=click.Path(exists=True, dir_okay=False),
+    help="OpenAPI document for /api/v1 responses when the server serves none (it normally serves /api/swagger.json)",
+)
+@click.option(
+    "--openapi-v3",
+    type=click.Path(exists=True, dir_okay=False),
+    help="OpenAPI document for /api/v3 responses when the server serves none",
+)
 @click.option("-q", "--quiet", is_flag=True, help="no progress lines while waiting")
 def run(
     scenarios: tuple[str, ...],
@@ -172,6 +182,8 @@ def run(
     k: str | None,
     deadline: float,
     schema: str,
+    openapi_v1: str | None,
+    openapi_v3: str | None,
     quiet: bool,
 ) -> int:
     """Run SCENARIOS (files or folders; default fixtures/scenarios) against OpenMeter and judge them."""
@@ -201,6 +213,8 @@ def run(
             poll=poll,
             progress=progress,
             schema_findings=schema,
+            openapi_v1=Path(openapi_v1) if openapi_v1 else None,
+            openapi_v3=Path(openapi_v3) if openapi_v3 else None,
         )
     with session:
         result = _run_all(session, chosen)

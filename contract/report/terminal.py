@@ -38,6 +38,7 @@ from contract.report.common import (
 from contract.scenario.result import RunResult, ScenarioResult, StepResult, Verdict
 
 MAX_FINDINGS = 10
+MAX_NOTES = 2  # per scenario; the Markdown report has them all
 
 VERDICT_STYLE: dict[Verdict, str] = {
     Verdict.AGREE: "green",
@@ -57,11 +58,14 @@ def render_terminal(result: RunResult, console: Console, *, mask: Mask = identit
         if steps:
             _scenario_detail(scenario, steps, console)
     for scenario in result.scenarios:
-        for step in scenario.steps:
-            for note in step.notes:
-                console.print(
-                    Text(f"note: {scenario.scenario_id} step {step.index} {step.name}: {note}", style="yellow")
-                )
+        notes = [(step, note) for step in scenario.steps for note in step.notes]
+        for step, note in notes[:MAX_NOTES]:
+            console.print(Text(f"note: {scenario.scenario_id} step {step.index} {step.name}: {note}", style="yellow"))
+        if len(notes) > MAX_NOTES:
+            more = len(notes) - MAX_NOTES
+            console.print(
+                Text(f"note: {scenario.scenario_id}: {more} more note(s) in the Markdown report", style="yellow")
+            )
     console.print()
     console.print(Text(verdict_counts_text(result), style="bold"))
 

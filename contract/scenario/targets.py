@@ -119,6 +119,8 @@ def open_live(
     poll: PollPolicy | None = None,
     progress: Callable[[str], None] | None = None,
     schema_findings: str = "note",
+    openapi_v1: Path | None = None,
+    openapi_v3: Path | None = None,
 ) -> Session:
     """Attach to ``url`` (or $OPENMETER_URL / $OPENMETER_ADDRESS) or boot the compose stack.
 
@@ -147,7 +149,7 @@ def open_live(
     if schema_findings != "off":
         from contract.client import ResponseValidator
 
-        client.validator = ResponseValidator.from_server(client)
+        client.validator = ResponseValidator.from_server(client, v1_fallback=openapi_v1, v3_fallback=openapi_v3)
     build: str | None = None
     if handle.mode == "booted":
         known = dict(SERVER_CONFIGS[options.variant])
