@@ -61,6 +61,7 @@ def test_run_offline_issue_4412_catches_the_repro_with_reports(
     report = md.read_text()
     for needle in (
         "cancel immediately",
+        "Left untrimmed",
         "openmeterio/openmeter#4412",
         "duplicate unique id across persisted lines and charges",
         "DLQ",
