@@ -7,6 +7,7 @@ waiting for a billing-period boundary costs nothing.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -52,7 +53,10 @@ class VirtualClock:
         return self._mono
 
     def sleep(self, seconds: float) -> None:
-        self.advance(timedelta(seconds=max(seconds, 0.0)))
+        """Advance by ``seconds``, at least one microsecond when asked for any time at all (so a
+        loop that sleeps until a deadline always reaches it)."""
+        if seconds > 0:
+            self.advance(timedelta(microseconds=max(1, math.ceil(seconds * 1_000_000))))
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta

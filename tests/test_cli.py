@@ -160,3 +160,16 @@ def test_the_api_key_appears_in_no_output_report_or_recording(tmp_path: Path) ->
     # the recording replays to the same verdict
     again = _omcontract("replay", str(files["rec"]))
     assert again.returncode == 1, again.stdout + again.stderr
+
+
+def test_a_recording_of_several_scenarios_replays_scenario_by_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = tmp_path / "run.jsonl"
+    chosen = [str(SCENARIOS / "renewal.yaml"), str(SCENARIOS / "plan-edit.yaml")]
+    assert main(["run", "--offline", "head", "-q", *chosen, "--record", str(rec)]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(rec)]) == 0
+    out = capsys.readouterr().out
+    assert "renewal" in out and "plan-edit" in out and "2 agree, 0 disagree" in out
+    assert main(["replay", str(rec), "--scenario", "renewal"]) == 2  # ambiguous for a multi-run file

@@ -21,6 +21,7 @@ from contract.errors import InputError
 from contract.model import Behaviour, format_time
 from contract.scenario.loader import load_scenario, load_scenarios, select
 from contract.scenario.model import Scenario
+from contract.scenario.replay import load_recording
 from contract.scenario.result import RunResult, ScenarioResult
 from contract.scenario.runner import PollPolicy, Runner
 from contract.scenario.targets import SERVER_CONFIGS, Session, open_live, open_offline, open_replay
@@ -253,18 +254,33 @@ def replay(
     junit: str | None,
     deadline: float,
 ) -> int:
-    """Judge a recorded run again, offline: same verdict and report, marked as a replay."""
-    session = open_replay(recording, poll=_poll(deadline))
-    assert session.recording is not None
-    ref = scenario_ref or session.recording.scenario_id or DEFAULT_REPLAY_SCENARIO
-    path = Path(ref)
-    if not path.suffix:
-        path = Path(scenarios_dir) / f"{ref}.yaml"
-    if not path.exists():
-        raise InputError(f"scenario {ref!r} not found (looked for {path}); pass --scenario FILE", file=recording)
-    scenario = load_scenario(path)
-    with session:
-        result = _run_all(session, [scenario], run_id=session.recording.run_id)
+    """Judge a recorded run again, offline: same verdict and report, marked as a replay.
+
+    A recording of several scenarios (``omcontract run --record``) is judged scenario by scenario."""
+    poll = _poll(deadline)
+    segments = load_recording(recording).segments()
+    if scenario_ref is not None and len(segments) > 1:
+        raise InputError("the recording holds several scenario runs; --scenario names one", file=recording)
+    started = datetime.now(UTC)
+    results: list[ScenarioResult] = []
+    target = None
+    capabilities = None
+    for segment in segments:
+        ref = scenario_ref or segment.scenario_id or DEFAULT_REPLAY_SCENARIO
+        path = Path(ref)
+        if not path.suffix:
+            path = Path(scenarios_dir) / f"{ref}.yaml"
+        if not path.exists():
+            raise InputError(f"scenario {ref!r} not found (looked for {path}); pass --scenario FILE", file=recording)
+        scenario = load_scenario(path)
+        with open_replay(segment, poll=poll) as session:
+            if capabilities is not None:  # what the recorded client had learnt (e.g. v1 fallbacks) carries on
+                session.env.client.capabilities = capabilities
+            results.append(Runner(session.env).run(scenario, run_id=segment.run_id))
+            target = target or session.env.target
+            capabilities = session.env.client.capabilities
+    assert target is not None
+    result = RunResult(target, tuple(results), started, datetime.now(UTC))
     return _finish(result, report_md, junit)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,23 @@ class Recording:
             if isinstance(sid, str):
                 return sid
         return None
+
+    def segments(self) -> list[Recording]:
+        """One recording per scenario run it holds (a ``--record`` of several scenarios), in order.
+
+        A segment starts at a ``note`` naming a ``scenario``; a recording without such notes (like
+        OpenMeter's own in shared/openmeter/recorded) is one segment."""
+        starts = [n for n in self.notes if isinstance(n.get("scenario"), str)]
+        if len(starts) <= 1:
+            return [self]
+        out = []
+        for i, start in enumerate(starts):
+            first = int(start["_at"])
+            last = int(starts[i + 1]["_at"]) if i + 1 < len(starts) else len(self.exchanges)
+            part = tuple(replace(ex, index=k) for k, ex in enumerate(self.exchanges[first:last]))
+            notes = tuple(n for n in self.notes if first <= int(n["_at"]) < last and n is not start)
+            out.append(Recording(path=self.path, exchanges=part, notes=(start, *notes)))
+        return out
 
     @property
     def run_id(self) -> str | None:
@@ -133,7 +150,7 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
             raise InputError("each line must be a JSON object", file=name, line=line_no)
         kind = obj.get("kind", "http")
         if kind == "note":
-            notes.append(obj)
+            notes.append({**obj, "_at": len(exchanges)})  # where it stands among the exchanges
             continue
         if kind != "http":
             continue

@@ -766,7 +766,12 @@ class Runner:
         quiet = 0
         observed: dict[str, Snapshot] = {}
         findings: list[Finding] = []
+        polls = 0
+        max_polls = int(poll.deadline_s / poll.first_interval_s) + 10  # a bound even if a clock stalls
         while True:
+            polls += 1
+            if polls > max_polls:
+                raise StopScenario(f"polling after {step.label} did not reach its deadline in {max_polls} reads")
             try:
                 observed = self._observe(run, predicted)
             except OpenMeterProblem as err:

@@ -240,10 +240,12 @@ def open_offline(
 
 
 def open_replay(
-    path: str | Path, *, poll: PollPolicy | None = None, progress: Callable[[str], None] | None = None
+    source: str | Path | Recording, *, poll: PollPolicy | None = None, progress: Callable[[str], None] | None = None
 ) -> Session:
-    """Judge a recorded run again, offline (see :mod:`contract.scenario.replay`)."""
-    recording = load_recording(path)
+    """Judge a recorded run again, offline (see :mod:`contract.scenario.replay`); ``source`` is a
+    file or an already loaded recording (e.g. one of :meth:`Recording.segments`)."""
+    recording = source if isinstance(source, Recording) else load_recording(source)
+    path = recording.path
     start = recording.first_time or datetime.now(UTC)
     clock = VirtualClock(start)
     transport = ReplayTransport(recording, clock)
@@ -251,6 +253,10 @@ def open_replay(
     closers = ExitStack()
     closers.callback(client.close)
     target = Target(TargetKind.REPLAY, recording.base_url, version=recording.version, recording=str(path))
+    def force(customer_id: str) -> ForceSyncOutcome:
+        # the recorded run forced the sync here; its effect is in the recorded responses that follow
+        return ForceSyncOutcome(True, "replayed: the recorded run forced a subscription sync here")
+
     env = Environment(
         client=client,
         clock=clock,
@@ -258,5 +264,6 @@ def open_replay(
         poll=poll or PollPolicy(),
         progress=progress,
         scan_logs=scan_logs,
+        force_sync=force,
     )
     return Session(env, closers, recording=recording, replay=transport)

@@ -196,7 +196,7 @@ _LIVE_SETTINGS = settings(
 def test_generated_lifecycles_agree_with_a_live_openmeter(tmp_path: Path, body: dict[str, object]) -> None:
     url = os.environ.get("OPENMETER_URL") or os.environ.get("OPENMETER_ADDRESS")
     if not url:
-        pytest.skip("no OpenMeter: set OPENMETER_URL (e.g. eval \"$(omnative up)\")")
+        pytest.skip('no OpenMeter: set OPENMETER_URL (e.g. eval "$(omnative up)")')
     if (os.environ.get("OPENMETER_CONFIG") or "cti") != "cti":
         pytest.skip("generated lifecycles need credit_then_invoice on (OPENMETER_CONFIG=cti)")
     if any("resync" in step for step in body["steps"]) and not os.environ.get("OPENMETER_FORCE_SYNC"):  # type: ignore[attr-defined]

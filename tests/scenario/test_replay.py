@@ -119,3 +119,15 @@ def test_a_broken_recording_line_is_named_by_file_and_line(tmp_path: Path) -> No
     path.write_text('{"kind": "http", "method": "GET", "url": "http://h/a", "status": "200"}\n')
     with pytest.raises(InputError, match=r":1: status: must be an integer HTTP status"):
         load_recording(path)
+
+
+def test_a_virtual_sleep_always_moves_the_clock() -> None:
+    """A loop that sleeps until a deadline must reach it, even for sub-microsecond remainders."""
+    from datetime import UTC, datetime
+
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    clock.sleep(1e-12)
+    assert clock.monotonic() > 0 and clock.now().microsecond == 1
+    clock.sleep(0)
+    clock.sleep(-5)
+    assert clock.now().microsecond == 1  # no time asked, none passes

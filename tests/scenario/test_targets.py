@@ -16,12 +16,23 @@ SUB = "01J9Z4V7Q8X2M5N6P7R8S9T0AB"
 
 
 def _attempt(n: int, unique_id: str) -> list[str]:
-    meta = {"ce_type": "io.openmeter.subscription.v1.subscription.cancelled",
-            "ce_source": f"//openmeter.io/namespace/default/subscription/{SUB}"}
+    meta = {
+        "ce_type": "io.openmeter.subscription.v1.subscription.cancelled",
+        "ce_source": f"//openmeter.io/namespace/default/subscription/{SUB}",
+    }
     err = f"synchronize subscription: duplicate unique id across persisted lines and charges: {unique_id}"
-    return [json.dumps({"ts": f"2026-11-27T08:41:0{n % 10}Z", "level": "WARN", "msg": "Message handler failed, "
-                        "will retry later", "error.message": err, "message_metadata": meta,
-                        "service.name": "openmeter-billing-worker"})]
+    return [
+        json.dumps(
+            {
+                "ts": f"2026-11-27T08:41:0{n % 10}Z",
+                "level": "WARN",
+                "msg": "Message handler failed, will retry later",
+                "error.message": err,
+                "message_metadata": meta,
+                "service.name": "openmeter-billing-worker",
+            }
+        )
+    ]
 
 
 def test_attempts_naming_different_duplicated_ids_add_up_for_one_subscription() -> None:
