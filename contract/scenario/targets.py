@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,13 @@ def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEv
                 terminal=sig.terminal,
             )
         )
+    # The DLQ line is written once, under whichever unique id the last attempt named: it stands
+    # for every attempt of that subscription's message.
+    total = {
+        sid: max(ev.attempts for ev in evidence if ev.subscription_id == sid)
+        for sid in {e.subscription_id for e in evidence}
+    }
+    evidence = [replace(ev, attempts=total[ev.subscription_id]) if ev.terminal else ev for ev in evidence]
     return evidence
 
 
@@ -253,6 +260,7 @@ def open_replay(
     closers = ExitStack()
     closers.callback(client.close)
     target = Target(TargetKind.REPLAY, recording.base_url, version=recording.version, recording=str(path))
+
     def force(customer_id: str) -> ForceSyncOutcome:
         # the recorded run forced the sync here; its effect is in the recorded responses that follow
         return ForceSyncOutcome(True, "replayed: the recorded run forced a subscription sync here")

@@ -62,3 +62,25 @@ def test_server_config_names_are_checked() -> None:
     assert server_config(None) is None
     with pytest.raises(InputError, match=r"--server-config: unknown OpenMeter configuration 'cti-please'"):
         server_config("cti-please")
+
+
+def test_the_dlq_line_stands_for_every_attempt_of_its_subscription() -> None:
+    lines: list[str] = []
+    for n in range(10):
+        lines += _attempt(n, f"{SUB}/default/{'api_calls' if n else 'tokens'}/v[0]/period[0]")
+    meta = {"ce_source": f"//openmeter.io/namespace/default/subscription/{SUB}"}
+    lines.append(
+        json.dumps(
+            {
+                "ts": "2026-11-27T08:41:09Z",
+                "level": "ERROR",
+                "msg": "Failed to process message, message is going to DLQ",
+                "error.message": f"synchronize subscription: duplicate unique id across persisted lines "
+                f"and charges: {SUB}/default/api_calls/v[0]/period[0]",
+                "message.metadata": meta,
+            }
+        )
+    )
+    evidence = {ev.signature: ev for ev in scan_logs(parse_text("\n".join(lines)), [SUB])}
+    assert evidence["duplicate-unique-id"].attempts == 10
+    assert evidence["message-dlq"].terminal and evidence["message-dlq"].attempts == 10
