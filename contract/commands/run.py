@@ -76,12 +76,12 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
     return lambda text: console.print(f"[dim]… {text}[/dim]")
 
 
-def _run_all(session: Session, scenarios: Sequence[Scenario], run_id: str | None = None) -> RunResult:
+def _run_all(session: Session, scenarios: Sequence[Scenario]) -> RunResult:
     started = datetime.now(UTC)
     results: list[ScenarioResult] = []
     runner = Runner(session.env)
     for scenario in scenarios:
-        results.append(runner.run(scenario, run_id=run_id))
+        results.append(runner.run(scenario))
     return RunResult(session.env.target, tuple(results), started, datetime.now(UTC))
 
 

@@ -822,7 +822,7 @@ class Runner:
 
         A subscription the step created had nothing before it (an empty snapshot)."""
         was = {sid: before.get(sid, Snapshot()) for sid in observed}
-        if any(not _same_snapshot(was[sid], observed[sid]) for sid in observed):
+        if any(was[sid] != observed[sid] for sid in observed):
             return False
         return any(diff(expectations[sid], was[sid], step.label) for sid in was if sid in expectations)
 
@@ -904,11 +904,7 @@ class _StopWith(StopScenario):
 
 
 def _same(a: dict[str, Snapshot], b: dict[str, Snapshot]) -> bool:
-    return a.keys() == b.keys() and all(_same_snapshot(a[k], b[k]) for k in a)
-
-
-def _same_snapshot(a: Snapshot | None, b: Snapshot | None) -> bool:
-    return a == b
+    return a.keys() == b.keys() and all(a[k] == b[k] for k in a)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

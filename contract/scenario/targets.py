@@ -108,10 +108,6 @@ class Session:
         self.close()
 
 
-def _api_key() -> ApiKey | None:
-    return ApiKey.from_env()
-
-
 def open_live(
     *,
     url: str | None = None,
@@ -149,7 +145,7 @@ def open_live(
     closers = ExitStack()
     handle = connect(options)
     closers.callback(handle.close)
-    key = _api_key()
+    key = ApiKey.from_env()
     recorder = Recorder(record, secrets=[key] if key else []) if record is not None else None
     client = OpenMeterClient(handle.base_url, api_key=key, recorder=recorder)
     closers.callback(client.close)
