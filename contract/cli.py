@@ -22,6 +22,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("contract.commands.run", "run"),
     ("contract.commands.run", "explain"),
     ("contract.commands.run", "replay"),
+    ("contract.commands.explore", "explore"),
 )
 
 

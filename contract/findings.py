@@ -19,6 +19,7 @@ class FindingKind(enum.StrEnum):
     LOG = "log"  # a known failure signature in the worker log
     SCHEMA = "schema"  # a response that does not match OpenMeter's OpenAPI document
     REFUSED = "refused"  # OpenMeter answered a step with an unexpected status / problem
+    INVARIANT = "invariant"  # a rule every sync keeps, whatever the engine predicts (scenario.invariants)
 
 
 @dataclass(frozen=True, slots=True)

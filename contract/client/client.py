@@ -170,6 +170,11 @@ class OpenMeterClient:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def api_key(self) -> ApiKey | None:
+        """The key this client sends (masked in every ``repr``), for a sibling client on the same server."""
+        return self._api_key
+
     def close(self) -> None:
         self._http.close()
 

@@ -86,6 +86,10 @@ class LogEvidence:
     last_ts: datetime | None
     lines: tuple[str, ...] = ()  # excerpts, masked
     terminal: bool = False  # the signature ends message processing (the DLQ line)
+    #: the worker's own error text (``error.message``) of the first and last failing attempt, verbatim
+    error_first: str | None = None
+    error_last: str | None = None
+    dead_lettered: bool = False  # the message reached the DLQ (unknown failures say so themselves)
 
 
 @dataclass(frozen=True, slots=True)

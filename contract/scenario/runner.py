@@ -21,7 +21,7 @@ The clock, the log source, the sync-state reader and the forced sync are passed 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -51,6 +51,7 @@ from contract.model.domain import PaymentTerm
 from contract.model.targetstate import SubscriptionTimeline
 from contract.model.time import add, floor_second
 from contract.oracle.expect import expectation_from_data
+from contract.scenario import invariants
 from contract.scenario.environment import (
     LIVE_FIELDS,
     Environment,
@@ -103,6 +104,9 @@ __all__ = [
 
 # ------------------------------------------------------------------------------ the runner
 
+#: A failure seen on this many delivery attempts is taken as deterministic: polling stops waiting.
+REPEATED_FAILURE_ATTEMPTS = 3
+
 
 @dataclass
 class _Run:
@@ -122,6 +126,8 @@ class _Run:
     step_findings: list[Finding] = field(default_factory=list)  # found while acting (e.g. a failed job)
     step_log_text: str = ""  # log output the step produced outside the worker log (a jobs command)
     step_notes: list[str] = field(default_factory=list)  # observations that do not change the verdict
+    views: dict[str, SubscriptionView] = field(default_factory=dict)  # every subscription as last read
+    not_predicted: str | None = None  # why the engine cannot model this run (invariants still judge it)
 
 
 class Runner:
@@ -420,19 +426,14 @@ class Runner:
                 run.step_notes.append(f"response does not match the OpenAPI document: {schema.one_line()}")
         for ev in logs:
             if ev.conclusive:
-                findings.append(
-                    Finding(
-                        FindingKind.LOG,
-                        f"{ev.title}"
-                        + (f" ({ev.upstream_issue})" if ev.upstream_issue else "")
-                        + f", {ev.attempts} attempt(s)",
-                        step=step.label,
-                        id=ev.unique_id or ev.subscription_id,
-                    )
-                )
+                findings.append(_log_finding(ev, step.label))
+        active_to = {sid: view.active_to for sid, view in run.views.items()}
+        findings += invariants.check(step.label, step.kind, observed, active_to, sync_ran)
+        if run.not_predicted is not None:
+            run.step_notes.append(f"not predicted: {run.not_predicted}; judged by the invariants only")
         explanation = None
         if findings:
-            explanation = self._explain(run, observed, findings, quiet, sync_ran)
+            explanation = self._explain(run, observed, findings, quiet, sync_ran, logs)
         verdict = Verdict.DISAGREE if findings else Verdict.AGREE
         return StepResult(
             index=step.index,
@@ -650,14 +651,19 @@ class Runner:
         assert run.subscription_id is not None
         view = self.client.get_subscription(run.subscription_id)
         run.view = view
+        run.views[view.id] = view
         run.index.learn(view)
         return view
 
     def _engine_sync(self, run: _Run, view: SubscriptionView, as_of: datetime, kind: str = "sync") -> None:
+        if run.not_predicted is not None:
+            return
         try:
             sub = to_engine_subscription(view, run.scenario.setup.customer.currency)
         except MappingError as err:
-            raise StopScenario(f"the engine cannot model this subscription: {err}") from None
+            # OpenMeter is still judged by the invariants (contract.scenario.invariants)
+            run.not_predicted = f"the engine cannot model this subscription: {err}"
+            return
         run.timeline.apply(EngineCall(kind, sub, run.customer_id, as_of, self.env.clock.now()))
 
     def _await_usage(self, run: _Run, feature: str) -> str | None:
@@ -708,7 +714,9 @@ class Runner:
         return {sid: run.timeline.snapshot(sid, run.customer_id) for sid in run.subscriptions}
 
     def _expectations(self, run: _Run, step: Step, predicted: dict[str, Snapshot]) -> dict[str, Expectation]:
-        out = {sid: Expectation.from_snapshot(snap, LIVE_FIELDS) for sid, snap in predicted.items()}
+        out: dict[str, Expectation] = {}
+        if run.not_predicted is None:
+            out = {sid: Expectation.from_snapshot(snap, LIVE_FIELDS) for sid, snap in predicted.items()}
         if step.expect is not None and run.subscription_id is not None:
             out[run.subscription_id + "#pinned"] = self._pinned(run, step.expect)
         return out
@@ -789,8 +797,8 @@ class Runner:
                 break
             if clock.monotonic() >= deadline:
                 break
-            if findings and self._conclusive_failure_logged(run, log_mark) and quiet >= poll.quiet_snapshots:
-                break
+            if findings and quiet >= poll.quiet_snapshots and self._sync_failed(run, log_mark):
+                break  # the worker already failed this sync: waiting longer changes nothing
             remaining = deadline - clock.monotonic()
             self._say(
                 f"{run.scenario.id}: waiting for sync after {step.label} "
@@ -848,11 +856,15 @@ class Runner:
             return []
         return self.env.scan_logs(self._log_records(log_mark), run.subscriptions)
 
-    def _conclusive_failure_logged(self, run: _Run, log_mark: Any) -> bool:
-        """True once the worker gave up on a message of this run (the DLQ line): nothing will change."""
-        return any(
-            ev.terminal and ev.subscription_id in (None, *run.subscriptions) for ev in self._log_evidence(run, log_mark)
-        )
+    def _sync_failed(self, run: _Run, log_mark: Any) -> bool:
+        """True once the worker log shows this run's sync failing: the DLQ line, or a failure (known
+        conclusive or unknown) repeated over attempts — retries of a deterministic error change nothing."""
+        for ev in self._log_evidence(run, log_mark):
+            if ev.subscription_id not in (None, *run.subscriptions):
+                continue
+            if ev.terminal or (ev.conclusive and ev.attempts >= REPEATED_FAILURE_ATTEMPTS):
+                return True
+        return False
 
     def _synced_at(self, run: _Run) -> datetime | None:
         if self.env.sync_states is None or run.subscription_id is None:
@@ -863,6 +875,24 @@ class Runner:
             return None
         return getattr(row, "synced_at", None) if row is not None else None
 
+    def _behaviour_explanation(
+        self, behaviour: Behaviour, errors: Sequence[str], logs: Sequence[LogEvidence]
+    ) -> str:
+        """Name a historical behaviour as the explanation only when the log shows its signature."""
+        err = f" (its sync fails: {errors[-1]})" if errors else ""
+        signature = BEHAVIOUR_SIGNATURES.get(behaviour)
+        if signature is None or any(ev.signature == signature for ev in logs):
+            return f"the engine's {behaviour.value} behaviour predicts exactly what was observed{err}"
+        if self.env.logs is None:
+            return (
+                f"the state is consistent with the engine's {behaviour.value} behaviour{err}, but there is no "
+                f"worker log to confirm it: the evidence (signature {signature}) is missing"
+            )
+        return (
+            f"the state is consistent with the engine's {behaviour.value} behaviour{err}, but the worker log "
+            f"does not show its signature ({signature}): another cause is likely"
+        )
+
     def _explain(
         self,
         run: _Run,
@@ -870,8 +900,11 @@ class Runner:
         findings: list[Finding],
         quiet: bool,
         sync_ran: bool | None,
+        logs: Sequence[LogEvidence] = (),
     ) -> str | None:
         parts: list[str] = []
+        if run.not_predicted is not None:
+            return "; ".join([run.not_predicted, *([] if quiet else ["OpenMeter's state was still changing"])])
         engine_disagrees = any(
             diff(
                 Expectation.from_snapshot(run.timeline.snapshot(sid, run.customer_id), LIVE_FIELDS),
@@ -888,13 +921,35 @@ class Runner:
                 for sid, snap in observed.items()
             )
             if ok:
-                err = f" (its sync fails: {other.errors[-1]})" if other.errors else ""
-                parts.append(f"the engine's {behaviour.value} behaviour predicts exactly what was observed{err}")
+                parts.append(self._behaviour_explanation(behaviour, other.errors, logs))
         if sync_ran is False:
             parts.append("the sync-state table shows no successful sync since the step")
         if not quiet:
             parts.append("OpenMeter's state was still changing at the deadline")
         return "; ".join(parts) or None
+
+
+#: The worker-log signature each historical behaviour of the engine leaves (its fingerprint).
+BEHAVIOUR_SIGNATURES: dict[Behaviour, str] = {Behaviour.ISSUE_4412: "duplicate-unique-id"}
+
+
+def _log_finding(ev: LogEvidence, step: str) -> Finding:
+    """The finding of one piece of conclusive log evidence, quoting the worker's error text."""
+    if ev.signature == "unknown-failure":
+        text = (ev.error_first or "").replace("\n", " ")
+        dlq = ", DLQ" if ev.dead_lettered else ""
+        return Finding(
+            FindingKind.LOG,
+            f"sync failed, no known signature: {text!r}, {ev.attempts} attempt(s){dlq}",
+            step=step,
+            id=ev.subscription_id,
+        )
+    return Finding(
+        FindingKind.LOG,
+        f"{ev.title}" + (f" ({ev.upstream_issue})" if ev.upstream_issue else "") + f", {ev.attempts} attempt(s)",
+        step=step,
+        id=ev.unique_id or ev.subscription_id,
+    )
 
 
 class _StopWith(StopScenario):

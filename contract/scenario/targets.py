@@ -47,12 +47,15 @@ def server_config(name: str | None) -> dict[str, bool] | None:
 
 
 def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEvidence]:
-    """Worker-log records -> one :class:`LogEvidence` per (signature, subscription) of the run.
+    """Worker-log records -> one :class:`LogEvidence` per (signature, subscription) of the run,
+    plus one ``unknown-failure`` per failing sync whose error text no signature knows.
 
     The catalogue (``contract.stack``) groups matches per unique id too. One failing sync can name a
     different duplicated id on each attempt (upstream iterates a Go map), so the evidence of one
-    subscription adds its attempts up across unique ids and lists every id it saw."""
+    subscription adds its attempts up across unique ids and lists every id it saw. Every piece of
+    evidence quotes the worker's own error text (first and last attempt) verbatim."""
     from contract.stack import scan
+    from contract.stack.failures import failing_syncs
 
     grouped: dict[tuple[str, str | None], list[Any]] = {}
     for m in scan(records, subscription_ids=set(subscription_ids)):
@@ -63,6 +66,7 @@ def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEv
         last = [m.last for m in matches if m.last is not None]
         ids = sorted({m.unique_id for m in matches if m.unique_id})
         lines = [line for m in matches for line in m.lines]
+        texts = [r.error_message for m in matches for r in m.records if r.error_message]
         sig = matches[0].signature
         evidence.append(
             LogEvidence(
@@ -77,6 +81,8 @@ def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEv
                 last_ts=max(last) if last else None,
                 lines=tuple(lines[-20:]),
                 terminal=sig.terminal,
+                error_first=texts[0] if texts else None,
+                error_last=texts[-1] if texts else None,
             )
         )
     # The DLQ line is written once, under whichever unique id the last attempt named: it stands
@@ -86,6 +92,26 @@ def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEv
         for sid in {e.subscription_id for e in evidence}
     }
     evidence = [replace(ev, attempts=total[ev.subscription_id]) if ev.terminal else ev for ev in evidence]
+    for group in failing_syncs(records, subscription_ids):
+        if group.known:
+            continue
+        evidence.append(
+            LogEvidence(
+                signature="unknown-failure",
+                title="a sync failed with an error no known signature matches",
+                upstream_issue=None,
+                conclusive=True,
+                subscription_id=group.subscription_id,
+                unique_id=None,
+                attempts=group.count,
+                first_ts=group.first_ts,
+                last_ts=group.last_ts,
+                lines=group.lines,
+                error_first=group.first_text,
+                error_last=group.last_text,
+                dead_lettered=group.dead_lettered,
+            )
+        )
     return evidence
 
 
