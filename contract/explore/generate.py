@@ -178,7 +178,12 @@ def _plan(draw: st.DrawFn, key: str, surface: Surface, plan_cadence: str) -> dic
     phases: list[dict[str, Any]] = []
     shape = draw(st.sampled_from(["single", "trial", "fixed_then_open"]))
     if shape == "trial":
-        phases.append({"key": "trial", "duration": draw(st.sampled_from(["P1M", "P1W", "P14D"])), "rate_cards": []})
+        # OpenMeter refuses to publish a plan with an empty phase (plan_phase_has_no_rate_cards, seen
+        # live): a free trial carries an unpriced item
+        trial_card = {"key": "trial_access", "billing_cadence": plan_cadence, "price": None}
+        phases.append(
+            {"key": "trial", "duration": draw(st.sampled_from(["P1M", "P1W", "P14D"])), "rate_cards": [trial_card]}
+        )
     elif shape == "fixed_then_open":
         phases.append(
             {
@@ -282,7 +287,7 @@ def _step_for(draw: st.DrawFn, intention: str, life: _Life, cadence: str, surfac
             return None
         feature = draw(st.sampled_from(sorted(life.items)))
         return {"ingest": {"feature": feature, "values": [draw(st.sampled_from(["3", "150", "0.5"]))]}}
-    if intention == "cancel_now" and life.state != "ended" and not life.changed:
+    if intention == "cancel_now" and active:  # a scheduled cancel cannot be cancelled again (403)
         life.state = "ended"
         return {"cancel": {"timing": "immediate"}}
     if intention in ("cancel_next", "cancel_at_period_end") and active:

@@ -48,7 +48,7 @@ from contract.model import (
     mark_kept,
 )
 from contract.model.domain import PaymentTerm
-from contract.model.targetstate import SubscriptionTimeline
+from contract.model.targetstate import SubscriptionTimeline, TargetStateError
 from contract.model.time import add, floor_second
 from contract.oracle.expect import expectation_from_data
 from contract.scenario import invariants
@@ -344,7 +344,7 @@ class Runner:
                 try:
                     timeline = SubscriptionTimeline(to_engine_subscription(view))
                     period = timeline.billing_period_at(self.env.clock.now())
-                except (MappingError, ValueError):  # the step then names the instant it misses
+                except (MappingError, ValueError, TargetStateError):  # the step then names the instant it misses
                     period = None
             if period is not None:
                 named["current_period_start"] = period.start

@@ -94,14 +94,23 @@ def failing_syncs(
             continue
         if terminal:
             dlq.setdefault(subscription, []).append(record)
-        if failure and record.error_message:
+        elif failure and record.error_message:
             groups.setdefault((subscription, normalise(record.error_message)), []).append(record)
+    # which group a DLQ line ends: the one with its error text, else the subscription's last failure
+    dead: set[tuple[str, str]] = set()
+    for subscription, lines in dlq.items():
+        mine = [k for k in groups if k[0] == subscription]
+        for line in lines:
+            same = (subscription, normalise(line.error_message or ""))
+            if same in groups:
+                dead.add(same)
+            elif mine:
+                dead.add(mine[-1])
     out: list[FailureGroup] = []
     for (subscription, key), recs in groups.items():
         text = recs[0].error_message or ""
         known = tuple(s.id for s in sigs if not (s.attempt or s.terminal) and s.pattern.search(text))
         by_id = {s.id: s for s in sigs}
-        dead = any(normalise(r.error_message or "") in ("", key) for r in dlq.get(subscription, []))
         stamps = [r.ts for r in recs if r.ts is not None]
         # one attempt may write several lines (the handler's and the retry middleware's)
         per_signature = [sum(1 for r in recs if s.search(r) is not None) for s in flow if s.attempt]
@@ -115,7 +124,7 @@ def failing_syncs(
                 count=attempts,
                 first_ts=min(stamps) if stamps else None,
                 last_ts=max(stamps) if stamps else None,
-                dead_lettered=dead,
+                dead_lettered=(subscription, key) in dead,
                 known=known,
                 transient_only=bool(known) and all(by_id[k].severity == "transient" for k in known),
                 lines=tuple(r.raw for r in recs[-5:]),
