@@ -17,6 +17,7 @@ import click
 
 from contract.errors import EXIT_DISAGREE, EXIT_OK, InputError
 from contract.model.time import format_time
+from contract.stack.failures import FailureGroup, failing_syncs
 from contract.stack.logs import LogRecord, parse_text
 from contract.stack.signatures import SignatureMatch, scan
 
@@ -58,6 +59,18 @@ def format_match(match: SignatureMatch) -> str:
     )
 
 
+def format_unknown(group: FailureGroup) -> str:
+    """A failing sync no signature knows, in the worker's own words (first and last attempt)."""
+    head = (
+        f"unknown-failure  no known signature  subscription {group.subscription_id}  attempts {group.count}  "
+        f"DLQ {'yes' if group.dead_lettered else 'no'}  {_when(group.first_ts)} .. {_when(group.last_ts)}"
+    )
+    lines = [head, f"    error (first attempt): {group.first_text}"]
+    if group.last_text != group.first_text:
+        lines.append(f"    error (last attempt): {group.last_text}")
+    return "\n".join(lines)
+
+
 @click.group(name="logs")
 def logs() -> None:
     """Read OpenMeter worker logs (JSON lines or slog text)."""
@@ -82,7 +95,17 @@ def scan_command(files: tuple[str, ...], subscriptions: tuple[str, ...]) -> int:
     matches = scan(records, subscription_ids=set(subscriptions) if subscriptions else None)
     for match in matches:
         click.echo(format_match(match))
+    unknown = [g for g in failing_syncs(records, set(subscriptions) if subscriptions else None) if not g.known]
+    for group in unknown:
+        click.echo(format_unknown(group))
     conclusive = [m for m in matches if m.conclusive]
+    if unknown:
+        click.echo(
+            f"{len(unknown)} failing sync(s) with no known signature, {len(conclusive)} conclusive of "
+            f"{len(matches)} matches in {len(records)} log records",
+            err=True,
+        )
+        return EXIT_DISAGREE
     if conclusive:
         click.echo(f"{len(conclusive)} conclusive of {len(matches)} matches in {len(records)} log records", err=True)
         return EXIT_DISAGREE

@@ -207,7 +207,7 @@ def went_to_dlq(evidence: LogEvidence, step_logs: Iterable[LogEvidence] = ()) ->
     step (``step_logs``) is the DLQ line for the same subscription (and unique id, when both
     name one) — the stack's catalogue reports the DLQ line as its own signature.
     """
-    if any(_DLQ.search(line) for line in evidence.lines):
+    if evidence.dead_lettered or any(_DLQ.search(line) for line in evidence.lines):
         return True
     for other in step_logs:
         if other is evidence:
@@ -233,8 +233,11 @@ def evidence_facts(evidence: LogEvidence, step_logs: Iterable[LogEvidence] = ())
     ``step_logs``: all evidence of the step, so a separate DLQ signature counts (see
     :func:`went_to_dlq`).
     """
-    return [
-        ("signature", evidence.signature),
+    quoted = [("error (first attempt)", evidence.error_first), ("error (last attempt)", evidence.error_last)]
+    if evidence.error_last == evidence.error_first:
+        quoted = quoted[:1]
+    facts = [
+        ("signature", evidence.signature if evidence.signature != "unknown-failure" else "no known signature"),
         ("upstream issue", evidence.upstream_issue or "—"),
         ("conclusive", "yes" if evidence.conclusive else "no"),
         ("subscription", evidence.subscription_id or "—"),
@@ -244,6 +247,7 @@ def evidence_facts(evidence: LogEvidence, step_logs: Iterable[LogEvidence] = ())
         ("first", fmt_time(evidence.first_ts)),
         ("last", fmt_time(evidence.last_ts)),
     ]
+    return facts + [(label, text) for label, text in quoted if text]
 
 
 def excerpt(lines: tuple[str, ...], limit: int = 20) -> list[str]:

@@ -146,7 +146,8 @@ def _step_detail(step: StepResult, console: Console) -> None:
             f"unique id {facts['unique id']}",
             f"first {facts['first']}, last {facts['last']}",
         )
-        for row in rows:
+        quoted = tuple(f"{label}: {text}" for label, text in facts.items() if label.startswith("error ("))
+        for row in rows + quoted:
             console.print(Padding(Text(row), (0, 0, 0, 9)))
     if step.explanation:
         console.print(Padding(Text.assemble(("explanation: ", "bold"), step.explanation), (0, 0, 0, 4)))

@@ -253,3 +253,31 @@ class ReplayTransport(httpx.BaseTransport):
             return self._miss(request, "was never recorded")
         self._served[key] = nxt.index
         return self._respond(nxt, request)
+
+
+class ReplayLogs:
+    """The worker-log lines a recording carries (one ``worker_log`` note per step, in step order).
+
+    The runner takes one log mark per step: the n-th mark stands for the n-th step, and reading
+    from it gives that step's recorded lines, parsed like a live log."""
+
+    def __init__(self, recording: Recording) -> None:
+        self._steps = [n["worker_log"] for n in recording.notes if isinstance(n.get("worker_log"), list)]
+        self._next = 0
+
+    @staticmethod
+    def carried_by(recording: Recording) -> bool:
+        """Whether the recorded run had a worker log (old recordings and log-less runs have none)."""
+        return any(n.get("logs_available") is True for n in recording.notes)
+
+    def mark(self) -> int:
+        self._next += 1
+        return self._next - 1
+
+    def read_from(self, mark: Any, since: datetime | None = None) -> list[Any]:
+        from contract.stack.logs import parse_lines
+
+        if not isinstance(mark, int) or mark >= len(self._steps):
+            return []
+        lines = [str(line) for line in self._steps[mark]]
+        return list(parse_lines(lines, source="recording"))

@@ -364,10 +364,28 @@ class Runner:
 
     # -------------------------------------------------------------- a step
     def _run_step(self, run: _Run, step: Step) -> StepResult:
+        log_mark = self._log_mark()
+        try:
+            return self._run_marked_step(run, step, log_mark)
+        finally:
+            self._record_worker_log(run, step, log_mark)
+
+    def _record_worker_log(self, run: _Run, step: Step, log_mark: Any) -> None:
+        """Recordings carry the step's worker-log lines about the run's subscriptions (one note per
+        step, even when empty), so a replay shows the same log evidence."""
+        recorder = self.client.recorder
+        if recorder is None:
+            return
+        from contract.stack.signatures import subscription_of
+
+        mine = set(run.subscriptions)
+        lines = [r.raw for r in self._log_records(log_mark) if subscription_of(r) in mine]
+        recorder.note(f"{step.index}:{step.kind}", worker_log=lines, logs_available=self.env.logs is not None)
+
+    def _run_marked_step(self, run: _Run, step: Step, log_mark: Any) -> StepResult:
         run.step_findings, run.step_log_text, run.step_notes = [], "", []
         schema_seen = len(self.client.findings)
         t0 = self.env.clock.monotonic()
-        log_mark = self._log_mark()
         synced_before = self._synced_at(run)
         before = {sid: snap for sid, snap in run.last_observed.items()}
         with self._step_exchanges() as exchanges, self.client.step(f"{step.index}:{step.kind}"):

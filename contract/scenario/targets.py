@@ -22,7 +22,7 @@ from contract.client.recording import Recorder
 from contract.clock import RealClock, VirtualClock
 from contract.errors import InputError
 from contract.model import Behaviour
-from contract.scenario.replay import Recording, ReplayTransport, load_recording
+from contract.scenario.replay import Recording, ReplayLogs, ReplayTransport, load_recording
 from contract.scenario.result import LogEvidence, Target, TargetKind
 from contract.scenario.runner import Environment, ForceSyncOutcome, PollPolicy
 
@@ -291,6 +291,7 @@ def open_replay(
         client=client,
         clock=clock,
         target=target,
+        logs=ReplayLogs(recording) if ReplayLogs.carried_by(recording) else None,
         poll=poll or PollPolicy(),
         progress=progress,
         scan_logs=scan_logs,

@@ -76,13 +76,14 @@ def _is_failure(record: LogRecord, attempt_or_terminal: Sequence[Signature]) -> 
 
 def failing_syncs(
     records: Iterable[LogRecord],
-    subscription_ids: Iterable[str],
+    subscription_ids: Iterable[str] | None,
     catalogue: Sequence[Signature] | None = None,
 ) -> list[FailureGroup]:
-    """Every failing attempt for ``subscription_ids`` in ``records``, grouped by error text."""
+    """Every failing attempt in ``records`` (for ``subscription_ids``; None: any subscription),
+    grouped by subscription and error text."""
     sigs = tuple(catalogue if catalogue is not None else default_catalogue())
     flow = [s for s in sigs if s.attempt or s.terminal]
-    wanted = set(subscription_ids)
+    wanted = set(subscription_ids) if subscription_ids is not None else None
     groups: dict[tuple[str, str], list[LogRecord]] = {}
     dlq: dict[str, list[LogRecord]] = {}
     for record in records:
@@ -90,7 +91,7 @@ def failing_syncs(
         if not failure and not terminal:
             continue
         subscription = subscription_of(record, sigs)
-        if subscription is None or subscription not in wanted:
+        if subscription is None or (wanted is not None and subscription not in wanted):
             continue
         if terminal:
             dlq.setdefault(subscription, []).append(record)

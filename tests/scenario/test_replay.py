@@ -134,3 +134,21 @@ def test_a_virtual_sleep_always_moves_the_clock() -> None:
     clock.sleep(0)
     clock.sleep(-5)
     assert clock.now().microsecond == 1  # no time asked, none passes
+
+
+def test_a_recording_carries_the_worker_log_so_the_replay_names_the_signature(tmp_path: Path) -> None:
+    from contract.model import Behaviour
+    from contract.scenario.loader import load_scenario
+    from contract.scenario.runner import Runner
+    from contract.scenario.targets import open_offline, open_replay
+
+    scenario = load_scenario(Path("fixtures/scenarios/issue-4412-cti-cancel-immediately.yaml"))
+    record = tmp_path / "run.jsonl"
+    with open_offline(Behaviour.ISSUE_4412, record=record) as session:
+        live = Runner(session.env).run(scenario)
+    with open_replay(record) as session:
+        replayed = Runner(session.env).run(scenario, run_id=live.run_id)
+    step = replayed.first_disagreement
+    assert step is not None and step.index == live.first_disagreement.index  # type: ignore[union-attr]
+    assert any(ev.signature == "duplicate-unique-id" and ev.attempts == 10 for ev in step.logs)
+    assert step.explanation is not None and "issue-4412 behaviour predicts exactly" in step.explanation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,32 @@ def test_garbage_is_readable_and_simply_matches_nothing(tmp_path: Path, capsys: 
     junk.write_bytes(b"\x00\xff\xfe not a log\n%6|kafka|line\n")
     assert main(["logs", "scan", str(junk)]) == 0
     assert capsys.readouterr().err.strip() == ("no known failure signature (0 transient matches in 0 log records)")
+
+
+def test_an_unknown_failing_sync_is_quoted_and_fails_the_scan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sub = "01JZ0000000000000000000001"
+    meta = {"ce_source": f"//openmeter.io/namespace/default/subscription/{sub}"}
+    lines = [
+        {
+            "ts": "2026-12-03T10:00:00Z",
+            "level": "WARN",
+            "msg": "Message handler failed, will retry later",
+            "error.message": "cannot patch charge: period is empty",
+            "message_metadata": meta,
+        },
+        {
+            "ts": "2026-12-03T10:00:01Z",
+            "level": "ERROR",
+            "msg": "Failed to process message, message is going to DLQ",
+            "error.message": "cannot patch charge: period is empty",
+            "message_metadata": meta,
+        },
+    ]
+    log = tmp_path / "worker.log"
+    log.write_text("".join(json.dumps(obj) + "\n" for obj in lines))
+    assert main(["logs", "scan", str(log)]) == 1
+    out = capsys.readouterr().out
+    assert f"unknown-failure  no known signature  subscription {sub}  attempts 1  DLQ yes" in out
+    assert "error (first attempt): cannot patch charge: period is empty" in out
