@@ -561,6 +561,12 @@ def _phases(n: _N, features: dict[str, FeatureSpec], cadence: Duration, cadence_
                 )
             card_lines[rc.key] = rc_item.line
             cards.append(rc)
+        if not cards:  # OpenMeter refuses to publish such a plan: plan_phase_has_no_rate_cards (seen live)
+            raise item.error(
+                f"phase {key!r} has no rate cards; OpenMeter refuses to publish such a plan "
+                "(plan_phase_has_no_rate_cards): give a free trial an unpriced item",
+                item.sub("rate_cards"),
+            )
         out.append(PhaseSpec(key=key, name=_opt_text(m, "name") or key, duration=duration, rate_cards=tuple(cards)))
     return tuple(out)
 

@@ -50,3 +50,12 @@ def test_the_readme_table_names_every_dimension_once() -> None:
     assert len(names) == len(set(names))
     assert {state for _, state in DIMENSIONS} == {"generated", "not yet"}
     assert "renew" in ACTIONS and "cancel_now" in ACTIONS
+
+
+def test_the_readme_lists_every_dimension_with_its_state() -> None:
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    for name, state in DIMENSIONS:
+        assert f"| {name} | {state} |" in text, name
