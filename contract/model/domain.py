@@ -81,6 +81,13 @@ class Price:
         return self.type is PriceType.FLAT
 
     @property
+    def bills_progressively(self) -> bool:
+        """Whether a usage line of this price may be invoiced before its period ends (progressive
+        billing). Upstream's volume-tiered pricer is a non-progressive one (``billing/rating/
+        service/rate/tieredvolume.go``): the tier depends on the whole period's quantity."""
+        return self.type is not PriceType.FLAT and not (self.type is PriceType.TIERED and self.mode == "volume")
+
+    @property
     def in_advance(self) -> bool:
         return self.payment_term is PaymentTerm.IN_ADVANCE and self.type is PriceType.FLAT
 

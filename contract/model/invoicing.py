@@ -7,7 +7,8 @@ shared/oracle/FORMAT.md (``invoice`` steps) and upstream's billable-period rules
   and go whole;
 * usage lines without progressive billing are due when ``floor(asOf) >= floor(SP.to)`` and
   ``floor(invoiceAt) <= floor(asOf)``;
-* with progressive billing a usage line is due once ``floor(asOf) > floor(SP.from)``; when
+* volume-tiered usage lines are never billed progressively (upstream's non-progressive pricer);
+* with progressive billing any other usage line is due once ``floor(asOf) > floor(SP.from)``; when
   ``asOf`` falls inside its service period it is split there: ``[from, asOf)`` is invoiced with
   ``invoiceAt = asOf``; the rest stays on the gathering invoice — invoice-backed lines as the
   gathering child of a split-line group owning the unique id, mirror lines as the charge's new
@@ -57,7 +58,7 @@ def billable_period(line: InvoiceLine, as_of: datetime, progressive: bool) -> Pe
         if floor_second(line.invoice_at) > as_of_s:
             return None
         return line.service_period
-    if progressive:
+    if progressive and line.price.bills_progressively:
         if not as_of_s > sp.start:
             return None
         return Period(sp.start, min(sp.end, as_of_s))

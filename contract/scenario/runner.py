@@ -598,12 +598,14 @@ class Runner:
             self._engine_sync(run, view, as_of=clock.now())
             return "continued (cancel unscheduled)", True
         if isinstance(step, InvoiceStep):
-            cutoff = self._resolve(run, step.as_of) if step.as_of is not None else None
+            # The cut is sent explicitly (asOf): OpenMeter's own "now" could fall in another second than
+            # the engine's and move a progressive cut by one (seen live).
+            cutoff = self._resolve(run, step.as_of) if step.as_of is not None else clock.now()
             # no override is sent: OpenMeter applies the billing profile's progressive-billing setting
             progressive = run.timeline.config.progressive_billing if step.progressive is None else step.progressive
             invoices = c.invoice_pending_lines(run.customer_id, as_of=cutoff, progressive=step.progressive)
             now = clock.now()
-            run.timeline.apply(EngineCall("invoice", None, run.customer_id, cutoff or now, now, progressive))
+            run.timeline.apply(EngineCall("invoice", None, run.customer_id, cutoff, now, progressive))
             return f"invoiced pending lines: {len(invoices)} invoice(s)", True
         if isinstance(step, WaitStep):
             target = add(self._resolve(run, step.until), step.plus)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from contract.model import Engine, EngineState, SyncConfig, empty_state
-from contract.model.domain import PaymentTerm, Price, PriceType
+from contract.model.domain import PaymentTerm, Price, PriceType, Tier
 from contract.model.invoicing import billable_period, invoice_pending_lines
 from contract.model.persisted import InvoiceLine, LineEngine
 from contract.model.time import Period
@@ -35,6 +35,17 @@ def test_usage_lines_are_due_after_their_period_unless_progressive() -> None:
     assert billable_period(api, t("2024-02-01"), False) == MONTH
     assert billable_period(api, t("2024-01-02"), True) == Period(t("2024-01-01"), t("2024-01-02"))
     assert billable_period(api, t("2024-01-01T00:00:00.9Z"), True) is None
+
+
+def test_volume_tiered_lines_are_never_billed_progressively() -> None:
+    """Upstream's volume pricer is non-progressive (seen live: a progressive invoice 2 s into a
+    volume-priced period answers invoice_create_no_lines); graduated tiers still split."""
+    tiers = (Tier(Decimal(100), None, Decimal("0.10")), Tier(None, None, Decimal("0.05")))
+    volume = line(Price(PriceType.TIERED, mode="volume", tiers=tiers), MONTH, "2024-02-01")
+    graduated = line(Price(PriceType.TIERED, mode="graduated", tiers=tiers), MONTH, "2024-02-01")
+    assert billable_period(volume, t("2024-01-02"), True) is None
+    assert billable_period(volume, t("2024-02-01"), True) == MONTH
+    assert billable_period(graduated, t("2024-01-02"), True) == Period(t("2024-01-01"), t("2024-01-02"))
 
 
 def test_usage_lines_wait_for_invoice_at_without_progressive_billing() -> None:
