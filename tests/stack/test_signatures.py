@@ -36,7 +36,11 @@ def test_shipped_catalogue_names_the_known_signatures_and_their_severity() -> No
         "handler-retry",
         "retrying",
         "locked-transaction-rollback",
+        "active-realization-run",
+        "charge-item-reference-race",
     }
+    assert catalogue["active-realization-run"].severity == "conclusive"  # HEAD's DLQ finding
+    assert catalogue["charge-item-reference-race"].severity == "transient"  # healed by a retry on HEAD
     dup = catalogue["duplicate-unique-id"]
     assert (dup.severity, dup.upstream) == ("conclusive", "openmeterio/openmeter#4412")
     assert catalogue["message-dlq"].terminal and catalogue["message-dlq"].severity == "conclusive"
