@@ -22,6 +22,7 @@ from contract.client.recording import Recorder
 from contract.clock import RealClock, VirtualClock
 from contract.errors import InputError
 from contract.model import Behaviour
+from contract.scenario.model import DEFAULT_END_PRORATION, DEFAULT_PROGRESSIVE_BILLING
 from contract.scenario.replay import Recording, ReplayLogs, ReplayTransport, load_recording
 from contract.scenario.result import LogEvidence, Target, TargetKind
 from contract.scenario.runner import Environment, ForceSyncOutcome, PollPolicy
@@ -231,7 +232,13 @@ def open_offline(
     clock = VirtualClock(start or datetime.now(UTC))
     fake = OfflineOpenMeter(
         behaviour,
-        config=SyncConfig(credits_enabled=known["credits"], credit_then_invoice=known["credit_then_invoice"]),
+        # the default profile OpenMeter provisions bills progressively (public-api.md §2.3)
+        config=SyncConfig(
+            credits_enabled=known["credits"],
+            credit_then_invoice=known["credit_then_invoice"],
+            progressive_billing=DEFAULT_PROGRESSIVE_BILLING,
+            end_proration=DEFAULT_END_PRORATION,
+        ),
         clock=clock,
     )
     recorder = Recorder(record, wall_clock=clock.now, monotonic=clock.monotonic) if record is not None else None
