@@ -32,6 +32,14 @@ import httpx
 
 from contract.clock import VirtualClock
 from contract.errors import InputError
+from contract.limits import (
+    MAX_NESTING,
+    MAX_RECORDING_BYTES,
+    decode_utf8,
+    instant_problem,
+    json_depth_exceeds,
+    read_input,
+)
 from contract.model.time import parse_time
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -129,10 +137,7 @@ class Recording:
 def load_recording(path: str | Path) -> Recording:
     """Read a JSON-lines recording; every malformed line is a precise :class:`InputError`."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read recording: {err.strerror or err}", file=str(p)) from None
+    text = decode_utf8(read_input(p, limit=MAX_RECORDING_BYTES, what="recording"), str(p))
     return parse_recording(text.splitlines(), str(p))
 
 
@@ -142,6 +147,8 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        if json_depth_exceeds(line):
+            raise InputError(f"nested deeper than {MAX_NESTING} levels", file=name, line=line_no)
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
@@ -166,6 +173,8 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
                 ts = parse_time(obj["ts"])
             except ValueError as err:
                 raise InputError(str(err), file=name, line=line_no, field="ts") from None
+            if (problem := instant_problem(ts)) is not None:
+                raise InputError(problem, file=name, line=line_no, field="ts")
         exchanges.append(
             RecordedExchange(
                 index=len(exchanges),
