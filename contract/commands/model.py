@@ -12,7 +12,6 @@ With ``--behaviour issue-4412`` cases that resync a credit_then_invoice subscrip
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -27,6 +26,7 @@ from contract.model.money import format_money
 from contract.model.snapshot import Artifact, Snapshot
 from contract.oracle.case import load_case, load_cases
 from contract.oracle.runner import CaseResult, run_case
+from contract.report.console import output_console
 
 _BEHAVIOURS = [b.value for b in Behaviour]
 
@@ -194,7 +194,7 @@ def show_case(case_path: str, step: int, behaviour_name: str) -> int:
     if snapshot is None:
         sub = case.subscription.build()
         snapshot = Engine(case.config, behaviour).snapshot(result.state, sub.id, customer_id=sub.customer_id)
-    console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+    console = output_console(highlight=False)
     _render(console, result, step - 1, snapshot)
     return EXIT_OK
 
