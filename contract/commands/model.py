@@ -182,10 +182,7 @@ def _render(console: Console, result: CaseResult, index: int, snapshot: Snapshot
 def show_case(case_path: str, step: int, behaviour_name: str) -> int:
     """Show the engine's artifacts after step N of an oracle case."""
     behaviour = _behaviour(behaviour_name)
-    path = Path(case_path)
-    if not path.is_file():
-        raise InputError("no such case file", file=case_path)
-    case = load_case(path)
+    case = load_case(Path(case_path))  # a missing file, a folder, a FIFO: each named in one line
     if not 1 <= step <= len(case.steps):
         raise InputError(f"the case has steps 1..{len(case.steps)}, not {step}", file=case_path, field="--step")
     result = run_case(case, behaviour, until_step=step)

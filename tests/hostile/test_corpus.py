@@ -307,6 +307,7 @@ CASES: list[Case] = [
     Case("explain-fifo", _fifo(["explain"], "s.yaml"), BAD_INPUT, "FIFO"),
     Case("replay-fifo", _fifo(["replay"], "r.jsonl"), BAD_INPUT, "FIFO"),
     Case("logs-fifo", _fifo(["logs", "scan"], "w.log"), BAD_INPUT, "FIFO"),
+    Case("model-show-fifo", lambda tmp: [*_fifo(["model", "show"], "c.yaml")(tmp), "--step", "1"], BAD_INPUT, "FIFO"),
     Case("model-check-fifo", _fifo(["model", "check"], "c.yaml"), BAD_INPUT, "FIFO"),
     Case("explain-symlink-loop", _symlink_loop(["explain"], "loop.yaml"), BAD_INPUT, "symbolic link loop"),
     Case(
