@@ -44,6 +44,10 @@ def cli() -> None:
 
 
 _registered = False
+#: A group called without a command raises this (click >= 8.2): its help is shown as it is.
+_HELP_ERRORS: tuple[type[click.ClickException], ...] = tuple(
+    e for e in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if e is not None
+)
 
 
 def _register() -> None:
@@ -91,8 +95,13 @@ def _run(argv: list[str] | None) -> int:
     except click.exceptions.Abort:
         _say("aborted")
         return 130
-    except click.ClickException as err:
+    except _HELP_ERRORS as err:  # `omcontract logs`: the help is the answer
         err.show()
+        return 2
+    except click.ClickException as err:  # a usage error: one line too, with where to look
+        ctx = getattr(err, "ctx", None)
+        hint = f" (see {ctx.command_path} -h)" if ctx is not None else ""
+        _say(err.format_message() + hint)
         return 2
     code = result if isinstance(result, int) else 0
     return code

@@ -258,6 +258,8 @@ CASES: list[Case] = [
     Case("replay-deep-json", _file(["replay"], _deep_json_line(), "deep.jsonl"), BAD_INPUT, "deep.jsonl:1: nested"),
     # -- options
     Case("deadline-nan", _argv("run", "--offline", "head", "--deadline", "nan"), BAD_INPUT, "--deadline"),
+    Case("deadline-not-a-number", _argv("run", "--deadline", "soon"), BAD_INPUT, "(see omcontract run -h)"),
+    Case("unknown-option", _argv("explain", "--frobnicate"), BAD_INPUT, "No such option '--frobnicate'"),
     Case("deadline-inf", _argv("run", "--offline", "head", "--deadline", "inf"), BAD_INPUT, "--deadline"),
     Case("record-dev-full", _argv("run", "--offline", "head", "--record", "/dev/full"), BAD_INPUT, "already exists"),
     Case(
