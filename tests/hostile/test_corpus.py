@@ -38,6 +38,7 @@ class Case:
     says: str  # a substring of the one line on stderr
     env: dict[str, str] = field(default_factory=dict)
     server: str | None = None  # hostile server mode; its URL replaces {url} in argv
+    userinfo: str = ""  # put into the server's URL (user:password@)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -439,6 +440,22 @@ CASES: list[Case] = [
         "could not run: setup failed",
         server="setup-500",
     ),
+    Case(
+        "server-setup-500-url-password-in-report",
+        lambda tmp: [
+            "run",
+            "-q",
+            "--report-md",
+            str(tmp / "r.md"),
+            "--openmeter-url",
+            "{url}",
+            "fixtures/scenarios/plan-edit.yaml",
+        ],
+        NO_OPENMETER,
+        "could not run: setup failed",
+        server="setup-500",
+        userinfo=f"ops:{PASSWORD}@",
+    ),
 ]
 
 
@@ -469,7 +486,9 @@ def test_hostile_input_ends_in_one_line_and_the_right_exit_code(
 ) -> None:
     if case.server is not None:
         with hostile_server(case.server) as url:
+            url = url.replace("://", "://" + case.userinfo)
             code, out, err, elapsed = _run(case, tmp_path, capsys, monkeypatch, url)
+            out += "".join(p.read_text() for p in tmp_path.glob("*.md"))
     else:
         code, out, err, elapsed = _run(case, tmp_path, capsys, monkeypatch)
     lines = [line for line in err.splitlines() if line.strip()]
@@ -480,6 +499,8 @@ def test_hostile_input_ends_in_one_line_and_the_right_exit_code(
     assert "Traceback" not in out + err
     assert SECRET not in out + err and PASSWORD not in out + err
     assert elapsed < LIMIT_S, f"{case.id} took {elapsed:.1f} s"
+    if case.userinfo:  # the URL is shown, its password masked, in the terminal and the Markdown report
+        assert out.count("ops:***@") >= 2, out
 
 
 def test_the_corpus_is_large_enough_to_mean_something() -> None:
