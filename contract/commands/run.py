@@ -6,6 +6,8 @@ Exit codes: 0 every scenario agrees (or was skipped with a reason), 1 a disagree
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -119,14 +121,28 @@ def _record_path(record: str | None, append: bool) -> Path | None:
         return None
     path = Path(record)
     check_output_path(path, "--record")
-    if path.exists() and not append:
+    if append:
+        return path
+    try:  # created here, exclusively: of several runs started at once with one file, one wins
+        with path.open("x", encoding="utf-8"):
+            pass
+    except FileExistsError:
         raise InputError(
             "already exists: recordings of several runs in one file interleave; choose a new file, "
             "or pass --record-append to add this run to it on purpose",
             file=record,
             field="--record",
-        )
+        ) from None
+    except OSError as err:
+        raise InputError(f"cannot create the recording: {err.strerror or err}", file=record) from None
+    atexit.register(_remove_if_empty, path)  # a run that failed before its first exchange leaves nothing
     return path
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
 
 
 @click.command("run")

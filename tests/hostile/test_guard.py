@@ -112,3 +112,27 @@ def test_ids_never_wrap_when_output_is_not_a_terminal(capsys: pytest.CaptureFixt
     assert all("/period[" not in line or "/v[" in line for line in lines)  # no id cut in two
     assert all(line == line.rstrip(" ") for line in lines)  # no padding to a huge width
     assert max(len(line) for line in lines) < 400
+
+
+def test_the_recording_file_is_claimed_exclusively_before_the_run_starts(tmp_path: Path) -> None:
+    # several runs started at once with one new file: the first claims it, the others are refused
+    # (an existence check alone would let all of them through and interleave their exchanges)
+    from contract.commands.run import _record_path
+    from contract.errors import InputError
+
+    path = tmp_path / "runs.jsonl"
+    assert _record_path(str(path), append=False) == path
+    assert path.exists() and path.stat().st_size == 0
+    with pytest.raises(InputError, match="already exists"):
+        _record_path(str(path), append=False)
+    assert _record_path(str(path), append=True) == path
+
+
+def test_a_run_that_fails_before_its_first_exchange_leaves_no_empty_recording(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    assert main(["run", "--offline", "bogus", "--record", str(path)]) == 2
+    assert path.stat().st_size == 0  # claimed, nothing written
+    from contract.commands.run import _remove_if_empty
+
+    _remove_if_empty(path)  # registered to run at exit
+    assert not path.exists()
