@@ -8,7 +8,10 @@ test time; hostile servers are local threads (``servers.py``).
 
 from __future__ import annotations
 
+import io
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -413,11 +416,10 @@ CASES: list[Case] = [
     ),
     Case(
         "server-drips-stack-status",
-        _argv("stack", "status"),
+        _argv("stack", "status", "--openmeter-url", "{url}"),
         NO_OPENMETER,
         "did not answer within",
         server="drip",
-        env={"OPENMETER_URL": "{url}"},
     ),
     Case(
         "server-version-then-hangs",
@@ -459,20 +461,82 @@ CASES: list[Case] = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _no_openmeter_env(monkeypatch: pytest.MonkeyPatch) -> None:
+Outcome = tuple[int, str, str, float]  # exit code, stdout (+ written reports), stderr, seconds
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("OPENMETER_", "OMNATIVE_", "OMCONTRACT_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(REPO)
 
 
-def _run(
-    case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str = ""
-) -> tuple[int, str, str, float]:
+@pytest.fixture(autouse=True)
+def _no_openmeter_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clean_env(monkeypatch)
+
+
+class _PerThread(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` stand-in that sends each thread's writes to its own buffer."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def capture(self) -> io.StringIO:
+        self._local.buffer = io.StringIO()
+        return self._local.buffer
+
+    def write(self, text: str) -> int:
+        return int(self._local.buffer.write(text))
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+
+def _server_case(case: Case, tmp: Path, out: _PerThread, err: _PerThread) -> Outcome:
+    out_buffer, err_buffer = out.capture(), err.capture()
+    assert case.server is not None and not case.env
+    with hostile_server(case.server) as url:
+        url = url.replace("://", "://" + case.userinfo)
+        argv = [a.replace("{url}", url) for a in case.build(tmp)]
+        started = time.monotonic()
+        code = main(argv)
+        elapsed = time.monotonic() - started
+    reports = "".join(p.read_text() for p in tmp.glob("*.md"))
+    return code, out_buffer.getvalue() + reports, err_buffer.getvalue(), elapsed
+
+
+@pytest.fixture(scope="module")
+def server_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    """Every hostile-server case run at once, each in its own thread (they mostly wait on
+    deadlines: together they take as long as the slowest, not the sum)."""
+    cases = [c for c in CASES if c.server is not None]
+    out, err = _PerThread(), _PerThread()
+    outcomes: dict[str, Outcome] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        _clean_env(patch)
+        patch.setattr(sys, "stdout", out)
+        patch.setattr(sys, "stderr", err)
+
+        def run(case: Case) -> None:
+            outcomes[case.id] = _server_case(case, tmp_path_factory.mktemp(case.id), out, err)
+
+        threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in cases]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    return outcomes
+
+
+def _run(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Outcome:
     for name, value in case.env.items():
-        monkeypatch.setenv(name, value.replace("{url}", url))
-    argv = [a.replace("{url}", url) for a in case.build(tmp_path)]
+        monkeypatch.setenv(name, value)
+    argv = case.build(tmp_path)
     started = time.monotonic()
     code = main(argv)
     elapsed = time.monotonic() - started
@@ -482,13 +546,14 @@ def _run(
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_input_ends_in_one_line_and_the_right_exit_code(
-    case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    case: Case,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     if case.server is not None:
-        with hostile_server(case.server) as url:
-            url = url.replace("://", "://" + case.userinfo)
-            code, out, err, elapsed = _run(case, tmp_path, capsys, monkeypatch, url)
-            out += "".join(p.read_text() for p in tmp_path.glob("*.md"))
+        code, out, err, elapsed = request.getfixturevalue("server_outcomes")[case.id]
     else:
         code, out, err, elapsed = _run(case, tmp_path, capsys, monkeypatch)
     lines = [line for line in err.splitlines() if line.strip()]
