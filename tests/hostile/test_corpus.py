@@ -515,6 +515,12 @@ def server_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outco
     """Every hostile-server case run at once, each in its own thread (they mostly wait on
     deadlines: together they take as long as the slowest, not the sum)."""
     cases = [c for c in CASES if c.server is not None]
+    # import what the cases import lazily (the CLI's commands, openapi-core): the 5 s bound is
+    # about waiting on a server, not about the first import of a library
+    import contract.client.validation
+    import contract.stack.connection  # noqa: F401
+
+    main(["--version"])
     out, err = _PerThread(), _PerThread()
     outcomes: dict[str, Outcome] = {}
     with pytest.MonkeyPatch.context() as patch:
