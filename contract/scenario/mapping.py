@@ -73,13 +73,17 @@ def to_engine_subscription(view: SubscriptionView, currency: str | None = None) 
                 sort_hint=hint,
             )
         )
+    try:
+        cadence = Duration.parse(view.billing_cadence)
+    except ValueError:
+        raise MappingError(f"billing cadence {view.billing_cadence!r} is not an ISO-8601 duration") from None
     return Subscription(
         id=view.id,
         customer_id=view.customer_id,
         currency=view.currency or currency or "USD",
         active_from=view.active_from,
         billing_anchor=view.billing_anchor,
-        billing_cadence=Duration.parse(view.billing_cadence),
+        billing_cadence=cadence,
         phases=tuple(phases),
         active_to=view.active_to,
         pro_rating=view.pro_rating_enabled,

@@ -41,6 +41,7 @@ from contract.limits import (
     read_input,
 )
 from contract.model.time import parse_time
+from contract.scenario.model import KEY_PATTERN, MAX_RUN_ID_LENGTH
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -156,6 +157,15 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
         if not isinstance(obj, dict):
             raise InputError("each line must be a JSON object", file=name, line=line_no)
         kind = obj.get("kind", "http")
+        for key in ("run_id", "uniq"):  # the run's key suffix: it becomes part of keys and ids
+            value = obj.get(key)
+            if isinstance(value, str) and value and (len(value) > MAX_RUN_ID_LENGTH or not KEY_PATTERN.match(value)):
+                raise InputError(
+                    f"{value[:40]!r} is not a run id ({KEY_PATTERN.pattern}, at most {MAX_RUN_ID_LENGTH} characters)",
+                    file=name,
+                    line=line_no,
+                    field=key,
+                )
         if kind == "note":
             notes.append({**obj, "_at": len(exchanges)})  # where it stands among the exchanges
             continue
@@ -165,6 +175,10 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
             if key not in obj:
                 raise InputError("missing in an http exchange", file=name, line=line_no, field=key)
         url = str(obj["url"])
+        try:
+            path = urlsplit(url).path or "/"
+        except ValueError as err:
+            raise InputError(f"not a URL: {url[:80]!r} ({err})", file=name, line=line_no, field="url") from None
         if not isinstance(obj["status"], int):
             raise InputError("must be an integer HTTP status", file=name, line=line_no, field="status")
         ts = None
@@ -180,7 +194,7 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
                 index=len(exchanges),
                 step=obj.get("step") if isinstance(obj.get("step"), str) else None,
                 method=str(obj["method"]).upper(),
-                path=urlsplit(url).path or "/",
+                path=path,
                 url=url,
                 request_body=obj.get("request_body"),
                 status=obj["status"],

@@ -9,7 +9,9 @@ test time; hostile servers are local threads (``servers.py``).
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import sys
 import threading
 import time
@@ -112,6 +114,34 @@ def _recorded(tmp: Path, scenario: str) -> Path:
     path = tmp / "run.jsonl"
     assert main(["run", "--offline", "head", "-q", "--record", str(path), f"fixtures/scenarios/{scenario}.yaml"]) == 0
     return path
+
+
+def _recorded_then(mutate: Callable[[str], str]) -> Build:
+    """``replay`` of a fresh offline recording, edited as a careless or hostile hand would."""
+
+    def build(tmp: Path) -> list[str]:
+        path = _recorded(tmp, "cancel-next-billing-cycle")
+        path.write_text(mutate(path.read_text()))
+        return ["replay", str(path)]
+
+    return build
+
+
+def _subscription_cadence(value: str) -> Callable[[str], str]:
+    """Set the billing cadence of every recorded subscription (not of its items) to ``value``."""
+
+    def mutate(text: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            record = json.loads(line)
+            body = record.get("response_body")
+            for key in ("billing_cadence", "billingCadence"):
+                if isinstance(body, dict) and key in body and "phases" in body:
+                    body[key] = value
+            lines.append(json.dumps(record))
+        return "\n".join(lines) + "\n"
+
+    return mutate
 
 
 def _argv(*args: str) -> Build:
@@ -405,6 +435,24 @@ CASES: list[Case] = [
         ],
         BAD_INPUT,
         "not 'renewal'",
+    ),
+    Case(
+        "replay-url-broken-ipv6",
+        _recorded_then(lambda text: text.replace('"url": "http://offline.', '"url": "http://[::1', 1)),
+        BAD_INPUT,
+        ":2: url: not a URL",
+    ),
+    Case(
+        "replay-run-id-path",
+        _recorded_then(lambda text: re.sub(r'"run_id": "[^"]*"', '"run_id": "../../etc"', text, count=1)),
+        BAD_INPUT,
+        ":1: run_id: '../../etc' is not a run id",
+    ),
+    Case(
+        "replay-response-cadence-not-a-duration",
+        _recorded_then(_subscription_cadence("1970-01-01T00:00:00Z")),
+        BAD_INPUT,
+        "billing cadence '1970-01-01T00:00:00Z' is not an ISO-8601 duration",
     ),
     # -- hostile servers
     Case(
