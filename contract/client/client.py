@@ -63,6 +63,7 @@ from contract.client.models import (
 from contract.client.recording import Recorder
 from contract.errors import InputError
 from contract.findings import Finding, FindingKind
+from contract.limits import json_depth_exceeds
 from contract.model.domain import SettlementMode
 from contract.model.time import format_time, require_utc
 
@@ -105,13 +106,20 @@ class Reply:
 _NO_BODY: Any = object()
 
 
+#: JSON nested deeper than this is not an answer this client reads (json.loads recurses per level).
+MAX_RESPONSE_NESTING = 200
+
+
 def _parse_body(response: httpx.Response) -> Any:
     if not response.content:
         return ""
+    text = response.text
+    if json_depth_exceeds(text, MAX_RESPONSE_NESTING):
+        return text  # not JSON this client can read: callers report the shape they got
     try:
-        return json.loads(response.content)
+        return json.loads(text)
     except ValueError:
-        return response.text
+        return text
 
 
 def _rows(body: Any, key: str) -> list[Any]:

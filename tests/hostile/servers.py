@@ -3,7 +3,8 @@
 * ``drip``: answers every request one byte every ``drip_s`` seconds (headers included);
 * ``version-then-hang``: ``/version`` answers, every other request gets no answer at all;
 * ``openapi-500``: ``/version`` answers, the OpenAPI documents are HTTP 500;
-* ``setup-500``: ``/version`` answers, the OpenAPI documents are 404, everything else is 500.
+* ``setup-500``: ``/version`` answers, the OpenAPI documents are 404, everything else is 500;
+* ``deep-json``: as ``setup-500``, but everything else is HTTP 200 with JSON nested 100,000 deep.
 
 Handlers never wait longer than :data:`MAX_HOLD_S`, and :meth:`HostileServer.close` releases
 every one of them at once, so a test cannot leave a thread behind for long.
@@ -58,6 +59,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path in ("/api/swagger.json", "/api/v3/openapi.json"):
             self._send(500 if mode == "openapi-500" else 404, b'{"title": "boom"}')
+            return
+        if mode == "deep-json":
+            self._send(200, b"[" * 100_000 + b"]" * 100_000)
             return
         self._send(500, b'{"type": "about:blank", "title": "Internal Server Error", "status": 500}')
 

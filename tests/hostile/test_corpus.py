@@ -491,6 +491,13 @@ CASES: list[Case] = [
         server="setup-500",
     ),
     Case(
+        "server-answers-json-nested-100000-deep",
+        _argv("run", "-q", "--openmeter-url", "{url}", "fixtures/scenarios/plan-edit.yaml"),
+        NO_OPENMETER,
+        "could not run: setup failed",
+        server="deep-json",
+    ),
+    Case(
         "server-setup-500-url-password-in-report",
         lambda tmp: [
             "run",
