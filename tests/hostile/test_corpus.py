@@ -127,15 +127,15 @@ def _recorded_then(mutate: Callable[[str], str]) -> Build:
     return build
 
 
-def _subscription_cadence(value: str) -> Callable[[str], str]:
-    """Set the billing cadence of every recorded subscription (not of its items) to ``value``."""
+def _subscription_set(keys: tuple[str, ...], value: object) -> Callable[[str], str]:
+    """Set ``keys`` of every recorded subscription answer (not of its items) to ``value``."""
 
     def mutate(text: str) -> str:
         lines = []
         for line in text.splitlines():
             record = json.loads(line)
             body = record.get("response_body")
-            for key in ("billing_cadence", "billingCadence"):
+            for key in keys:
                 if isinstance(body, dict) and key in body and "phases" in body:
                     body[key] = value
             lines.append(json.dumps(record))
@@ -450,9 +450,27 @@ CASES: list[Case] = [
     ),
     Case(
         "replay-response-cadence-not-a-duration",
-        _recorded_then(_subscription_cadence("1970-01-01T00:00:00Z")),
+        _recorded_then(_subscription_set(("billing_cadence", "billingCadence"), "1970-01-01T00:00:00Z")),
         BAD_INPUT,
         "billing cadence '1970-01-01T00:00:00Z' is not an ISO-8601 duration",
+    ),
+    Case(
+        "replay-response-subscription-in-year-9999",
+        _recorded_then(_subscription_set(("active_from", "activeFrom"), "9999-12-31T00:00:00Z")),
+        BAD_INPUT,
+        "outside the supported range",
+    ),
+    Case(
+        "replay-response-negative-cadence",
+        _recorded_then(_subscription_set(("billing_cadence", "billingCadence"), "-P1M")),
+        BAD_INPUT,
+        "billing cadence -P1M is not positive",
+    ),
+    Case(
+        "replay-response-subscription-without-phases",
+        _recorded_then(_subscription_set(("phases",), [])),
+        BAD_INPUT,
+        "no phases",
     ),
     # -- hostile servers
     Case(
