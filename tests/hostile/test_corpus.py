@@ -448,28 +448,30 @@ CASES: list[Case] = [
         BAD_INPUT,
         ":1: run_id: '../../etc' is not a run id",
     ),
+    # -- recorded answers the engine cannot model: the step is judged by the invariants only and a note
+    #    says why (exit 0) — never a traceback in the engine's calendar arithmetic
     Case(
         "replay-response-cadence-not-a-duration",
         _recorded_then(_subscription_set(("billing_cadence", "billingCadence"), "1970-01-01T00:00:00Z")),
-        BAD_INPUT,
+        0,
         "billing cadence '1970-01-01T00:00:00Z' is not an ISO-8601 duration",
     ),
     Case(
         "replay-response-subscription-in-year-9999",
         _recorded_then(_subscription_set(("active_from", "activeFrom"), "9999-12-31T00:00:00Z")),
-        BAD_INPUT,
+        0,
         "outside the supported range",
     ),
     Case(
         "replay-response-negative-cadence",
         _recorded_then(_subscription_set(("billing_cadence", "billingCadence"), "-P1M")),
-        BAD_INPUT,
+        0,
         "billing cadence -P1M is not positive",
     ),
     Case(
         "replay-response-subscription-without-phases",
         _recorded_then(_subscription_set(("phases",), [])),
-        BAD_INPUT,
+        0,
         "no phases",
     ),
     # -- hostile servers
@@ -637,9 +639,12 @@ def test_hostile_input_ends_in_one_line_and_the_right_exit_code(
         code, out, err, elapsed = _run(case, tmp_path, capsys, monkeypatch)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == case.code, err
-    assert len(lines) == 1, err
-    assert case.says in lines[0], lines[0]
-    assert lines[0].startswith("omcontract: ") or case.code == 0, lines[0]
+    if case.code == 0:  # no error: what it says (a note, a summary) is in the output
+        assert len(lines) <= 1, err
+        assert case.says in out + err, out + err
+    else:
+        assert len(lines) == 1, err
+        assert lines[0].startswith("omcontract: ") and case.says in lines[0], lines[0]
     assert "Traceback" not in out + err
     assert SECRET not in out + err and PASSWORD not in out + err
     assert elapsed < LIMIT_S, f"{case.id} took {elapsed:.1f} s"
