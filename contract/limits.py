@@ -82,6 +82,19 @@ def _size(n: int) -> str:
     return f"{n // MiB} MiB" if n >= MiB and n % MiB == 0 else f"{n // 1024} KiB"
 
 
+def missing(path: str | Path) -> str:
+    """Why ``path`` cannot be found: a symlink loop, a broken symlink, or no such file or folder."""
+    name = str(path)
+    if os.path.islink(name):
+        try:
+            os.stat(name)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return "symbolic link loop"
+            return "broken symbolic link (its target does not exist)"
+    return "no such file or folder"
+
+
 def read_input(path: str | Path, *, limit: int, what: str = "file") -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; anything else is an InputError.
 
@@ -169,5 +182,6 @@ __all__ = [
     "duration_problem",
     "instant_problem",
     "json_depth_exceeds",
+    "missing",
     "read_input",
 ]

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from contract.client.masking import ApiKey, mask_secrets
 from contract.errors import InputError
+from contract.limits import missing
 from contract.model import Behaviour, format_time
 from contract.report.console import output_console
 from contract.report.write import check_output_path
@@ -47,7 +48,7 @@ def _scenarios(paths: Sequence[str], k: str | None) -> list[Scenario]:
     for src in sources:
         if not Path(src).exists():
             raise InputError(
-                f"no such file or folder (give scenario files or folders, default {DEFAULT_SCENARIOS})",
+                f"{missing(src)} (give scenario files or folders, default {DEFAULT_SCENARIOS})",
                 file=src,
             )
     scenarios = load_scenarios(sources)

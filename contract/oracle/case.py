@@ -19,7 +19,7 @@ from pathlib import Path
 
 from contract.compare.expectation import Expectation
 from contract.errors import InputError
-from contract.limits import MAX_CASE_BYTES, decode_utf8, read_input
+from contract.limits import MAX_CASE_BYTES, decode_utf8, missing, read_input
 from contract.model.domain import (
     EndProrationMode,
     ItemVersion,
@@ -448,7 +448,7 @@ def case_paths(paths: list[str | Path]) -> list[Path]:
         elif p.exists():
             out.append(p)
         else:
-            raise InputError("no such file or folder", file=str(p))
+            raise InputError(missing(p), file=str(p))
     return out
 
 

@@ -27,6 +27,7 @@ from contract.limits import (
     decimal_problem,
     decode_utf8,
     duration_problem,
+    missing,
     read_input,
 )
 from contract.model.domain import EndProrationMode, PaymentTerm, SettlementMode
@@ -1066,7 +1067,7 @@ def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
         elif p.exists():
             found = [p]
         else:
-            raise InputError("no such file or folder", file=str(p))
+            raise InputError(missing(p), file=str(p))
         for f in found:
             key = f.resolve()
             if key not in seen:
