@@ -1,7 +1,8 @@
 """Errors a user can cause, each with the exit code the CLI maps it to.
 
 Exit codes (shared by ``omcontract`` and usable by ``git bisect run``):
-0 everything agrees, 1 a disagreement, 2 bad input, 3 no OpenMeter reachable.
+0 everything agrees, 1 a disagreement, 2 bad input, 3 OpenMeter unreachable or failing,
+4 internal error (a bug in this suite: please report it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ EXIT_OK = 0
 EXIT_DISAGREE = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_OPENMETER = 3
+EXIT_INTERNAL = 4
 
 
 class ContractUserError(Exception):

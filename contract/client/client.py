@@ -6,9 +6,11 @@ ingest, the swapped subscription/item ids of v1 invoice lines, gathering invoice
 charges (v3 only), and the #4412-window build's missing v3 ``settlement_mode`` (it falls back to
 v1, remembers the capability, and says which path it took).
 
-Calls have timeouts. Only GETs are retried (small bounded backoff), plus any request whose
-connection failed before it was sent; a POST/PATCH/PUT the server may have seen is never
-repeated. Every exchange can be recorded (:class:`~contract.client.recording.Recorder`) and
+Calls have timeouts, each one deadline for the whole exchange (a server that drips its answer
+byte by byte is cut off like one that says nothing). Only GETs are retried (small bounded
+backoff), plus any request whose connection failed before it was sent; a POST/PATCH/PUT the
+server may have seen is never repeated, and nothing is repeated after a server used up the
+whole deadline. Every exchange can be recorded (:class:`~contract.client.recording.Recorder`) and
 validated against the OpenAPI documents (:class:`~contract.client.validation.ResponseValidator`,
 findings in :attr:`OpenMeterClient.findings`). The API key is sent as a bearer token when set and
 masked everywhere.
@@ -32,6 +34,7 @@ import httpx
 
 from contract import __version__
 from contract.client import _parse as p
+from contract.client.deadline import DeadlineTransport
 from contract.client.errors import (
     OpenMeterError,
     OpenMeterProblem,
@@ -60,6 +63,7 @@ from contract.client.models import (
 from contract.client.recording import Recorder
 from contract.errors import InputError
 from contract.findings import Finding, FindingKind
+from contract.limits import json_depth_exceeds
 from contract.model.domain import SettlementMode
 from contract.model.time import format_time, require_utc
 
@@ -74,6 +78,9 @@ V3 = "/api/v3/openmeter"
 CHARGE_STATUSES_ALL = ("created", "active", "final", "deleted")
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_HUNG = (httpx.ReadTimeout, httpx.WriteTimeout)
+#: Seconds for the exchanges that establish whether a server is usable (its OpenAPI documents).
+PROBE_TIMEOUT_S = 3.0
 _MAX_BACKOFF = 1.0
 
 
@@ -99,13 +106,20 @@ class Reply:
 _NO_BODY: Any = object()
 
 
+#: JSON nested deeper than this is not an answer this client reads (json.loads recurses per level).
+MAX_RESPONSE_NESTING = 200
+
+
 def _parse_body(response: httpx.Response) -> Any:
     if not response.content:
         return ""
+    text = response.text
+    if json_depth_exceeds(text, MAX_RESPONSE_NESTING):
+        return text  # not JSON this client can read: callers report the shape they got
     try:
-        return json.loads(response.content)
+        return json.loads(text)
     except ValueError:
-        return response.text
+        return text
 
 
 def _rows(body: Any, key: str) -> list[Any]:
@@ -166,7 +180,12 @@ class OpenMeterClient:
         headers = {"Accept": "application/json", "User-Agent": f"openmeter-contract/{__version__}"}
         if self._api_key is not None:
             headers["Authorization"] = self._api_key.authorization()
-        self._http = httpx.Client(base_url=url, headers=headers, timeout=httpx.Timeout(timeout), transport=transport)
+        self._http = httpx.Client(
+            base_url=url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            transport=transport if transport is not None else DeadlineTransport(),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -245,18 +264,19 @@ class OpenMeterClient:
         log.info("%s", text)
         self._note(fallback=text, **fields)
 
-    def _describe_failure(self, exc: httpx.HTTPError, sent: bool) -> str:
+    def _describe_failure(self, exc: httpx.HTTPError, sent: bool, limit: float | None = None) -> str:
         text = str(exc)
+        limit = self.timeout if limit is None else limit
         if isinstance(exc, httpx.ConnectTimeout):
-            return f"timed out connecting after {self.timeout:g} s"
+            return f"timed out connecting after {limit:g} s"
         if isinstance(exc, httpx.ConnectError):
             if "refused" in text.lower():
                 return "connection refused"
             return f"could not connect ({text or type(exc).__name__})"
         if isinstance(exc, httpx.ReadTimeout):
-            return f"got no answer within {self.timeout:g} s"
+            return f"got no complete answer within {limit:g} s"
         if isinstance(exc, httpx.TimeoutException):
-            return f"timed out after {self.timeout:g} s ({type(exc).__name__})"
+            return f"timed out after {limit:g} s ({type(exc).__name__})"
         what = f"failed ({type(exc).__name__}: {text})" if text else f"failed ({type(exc).__name__})"
         return what + (" after the request was sent" if sent else "")
 
@@ -270,6 +290,7 @@ class OpenMeterClient:
         content_type: str | None = None,
         record_response: bool = True,
         validate: bool = True,
+        timeout: float | None = None,
     ) -> Reply:
         """One call (with GET/connect retries); raise :class:`OpenMeterProblem` on HTTP errors.
 
@@ -284,7 +305,14 @@ class OpenMeterClient:
             content = json.dumps(json_body).encode()
             headers["Content-Type"] = content_type or "application/json"
         query: list[tuple[str, str | int | float | bool | None]] = list(params or ())
-        request = self._http.build_request(method, path, params=query or None, content=content, headers=headers)
+        request = self._http.build_request(
+            method,
+            path,
+            params=query or None,
+            content=content,
+            headers=headers,
+            timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
         url = str(request.url)
         shown_path = request.url.path
         retries = self.read_retries
@@ -297,9 +325,13 @@ class OpenMeterClient:
             except httpx.HTTPError as exc:
                 elapsed = (time.perf_counter() - started) * 1000
                 sent = not isinstance(exc, _NOT_SENT)
-                what = self._describe_failure(exc, sent)
+                what = self._describe_failure(exc, sent, timeout)
                 self._record(method, url, request_body, None, elapsed, None, error=what)
-                may_retry = (method == "GET" or not sent) and isinstance(exc, httpx.TransportError)
+                may_retry = (
+                    (method == "GET" or not sent)
+                    and isinstance(exc, httpx.TransportError)
+                    and not isinstance(exc, _HUNG)  # it had the whole deadline: asking again waits as long
+                )
                 if may_retry and attempt <= retries:
                     self._backoff(attempt)
                     continue
@@ -437,7 +469,9 @@ class OpenMeterClient:
         """
         path = "/api/swagger.json" if api == "v1" else "/api/v3/openapi.json"
         try:
-            reply = self.request("GET", path, record_response=False, validate=False)
+            reply = self.request(
+                "GET", path, record_response=False, validate=False, timeout=min(self.timeout, PROBE_TIMEOUT_S)
+            )
         except OpenMeterProblem as err:
             if err.status in (404, 405):
                 return None

@@ -17,12 +17,38 @@ API_KEY_ENV = "OPENMETER_API_KEY"
 
 # "Bearer <token>" anywhere in a string (header echoes, curl lines, error texts).
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
+# The password of a URL's user info (``scheme://user:password@host``).
+_URL_PASSWORD = re.compile(r"://([^/\s:@'\"]*):[^/\s@'\"]*@")
+
+
+# What an HTTP header value may carry: visible ASCII (RFC 9110 field-value, no spaces in a token).
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+
+
+def check_api_key(value: str) -> str:
+    """``value`` stripped, when it can travel as a bearer token; else an InputError that never shows it.
+
+    A key with a newline, a space or a non-ASCII character cannot be sent in a header (httpx would
+    fail with an error that echoes the header, key included).
+    """
+    from contract.errors import InputError
+
+    value = value.strip()
+    if not _TOKEN_CHARS.fullmatch(value):
+        raise InputError(
+            "the API key must be visible ASCII characters with no spaces or line breaks "
+            f"({len(value)} characters given; not shown)",
+            field=API_KEY_ENV,
+        )
+    return value
 
 
 def _mask_str(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: f"://{m.group(1)}:{MASK}@", text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
 
@@ -30,7 +56,8 @@ def mask_secrets(value: Any, secrets: Iterable[str | ApiKey | None] = ()) -> Any
     """Return ``value`` with every secret and every ``Bearer …`` token replaced by ``***``.
 
     ``value`` may be any JSON-like structure; dicts, lists and tuples are rebuilt, strings are
-    scrubbed, other values are returned unchanged. Empty secrets are ignored. The longest secrets
+    scrubbed (a URL's password too: ``http://user:***@host``), other values are returned
+    unchanged. Empty secrets are ignored. The longest secrets
     are replaced first, so a key that contains another key is still fully hidden.
     """
     plain = sorted(
@@ -63,10 +90,9 @@ class ApiKey:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        value = value.strip()
-        if not value:
+        if not value.strip():
             raise ValueError("an API key cannot be empty")
-        self._value = value
+        self._value = check_api_key(value)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, name: str = API_KEY_ENV) -> ApiKey | None:
@@ -98,4 +124,4 @@ class ApiKey:
         raise TypeError("ApiKey cannot be pickled")
 
 
-__all__ = ["API_KEY_ENV", "MASK", "ApiKey", "mask_secrets"]
+__all__ = ["API_KEY_ENV", "MASK", "ApiKey", "check_api_key", "mask_secrets"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.client.masking import ApiKey, mask_secrets
+from contract.errors import InputError
 
 
 def _now_ts(now: datetime) -> str:
@@ -61,8 +62,12 @@ class Recorder:
     def _write(self, record: dict[str, Any]) -> None:
         masked = mask_secrets(record, self._secrets)
         line = json.dumps(masked, ensure_ascii=False, default=_jsonable)
-        with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+        with self._lock:
+            try:
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+            except OSError as err:  # a full disk, /dev/full, a file removed under us: the user's to fix
+                raise InputError(f"cannot write the recording: {err.strerror or err}", file=str(self.path)) from None
             self.lines_written += 1
 
     def record_http(

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from contract.findings import Finding, FindingKind
+from contract.limits import MAX_OPENAPI_BYTES, decode_utf8, read_input
 
 if TYPE_CHECKING:
     from contract.client.client import OpenMeterClient
@@ -41,7 +42,7 @@ _V3_PREFIX = "/api/v3"
 
 
 def _load_document(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
+    text = decode_utf8(read_input(path, limit=MAX_OPENAPI_BYTES, what="OpenAPI document"), str(path))
     if path.suffix == ".json":
         data = json.loads(text)
     else:

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from contract.errors import EXIT_DISAGREE, EXIT_OK, InputError
+from contract.limits import MAX_LOG_BYTES, read_input
 from contract.model.time import format_time
 from contract.stack.failures import FailureGroup, failing_syncs
 from contract.stack.logs import LogRecord, parse_text
@@ -24,23 +25,32 @@ from contract.stack.signatures import SignatureMatch, scan
 __all__ = ["format_match", "logs", "read_inputs"]
 
 
+def _read_stdin() -> str:
+    stream = sys.stdin
+    if stream is None or stream.closed:
+        raise InputError("standard input is closed; give log files, or pipe the log into `-`", file="-")
+    try:
+        data = stream.buffer.read(MAX_LOG_BYTES + 1) if hasattr(stream, "buffer") else stream.read().encode()
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read standard input: {err}", file="-") from None
+    if len(data) > MAX_LOG_BYTES:
+        raise InputError(f"more than {MAX_LOG_BYTES // (1024 * 1024)} MiB on standard input", file="-")
+    return data.decode("utf-8", errors="replace")
+
+
 def read_inputs(paths: Sequence[str]) -> list[LogRecord]:
-    """Parse every file (``-`` = standard input); an unreadable one raises :class:`InputError`."""
+    """Parse every file (``-`` = standard input); an unreadable one raises :class:`InputError`.
+
+    Files must be regular files of at most :data:`~contract.limits.MAX_LOG_BYTES` (a FIFO or a
+    device is refused at once: pipe such input into ``-``)."""
     records: list[LogRecord] = []
     for name in paths:
         if name == "-":
-            text = sys.stdin.read()
-            records.extend(parse_text(text, source="<stdin>"))
+            records.extend(parse_text(_read_stdin(), source="<stdin>"))
             continue
-        path = Path(name)
-        if path.is_dir():
+        if Path(name).is_dir():
             raise InputError("is a folder; give the log files in it", file=name)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise InputError("no such file", file=name) from None
-        except OSError as err:
-            raise InputError(f"cannot read: {err.strerror or err}", file=name) from None
+        data = read_input(Path(name), limit=MAX_LOG_BYTES, what="log file")
         records.extend(parse_text(data.decode("utf-8", errors="replace"), source=name))
     return records
 

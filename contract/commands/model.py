@@ -12,7 +12,6 @@ With ``--behaviour issue-4412`` cases that resync a credit_then_invoice subscrip
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -27,6 +26,7 @@ from contract.model.money import format_money
 from contract.model.snapshot import Artifact, Snapshot
 from contract.oracle.case import load_case, load_cases
 from contract.oracle.runner import CaseResult, run_case
+from contract.report.console import output_console
 
 _BEHAVIOURS = [b.value for b in Behaviour]
 
@@ -182,10 +182,7 @@ def _render(console: Console, result: CaseResult, index: int, snapshot: Snapshot
 def show_case(case_path: str, step: int, behaviour_name: str) -> int:
     """Show the engine's artifacts after step N of an oracle case."""
     behaviour = _behaviour(behaviour_name)
-    path = Path(case_path)
-    if not path.is_file():
-        raise InputError("no such case file", file=case_path)
-    case = load_case(path)
+    case = load_case(Path(case_path))  # a missing file, a folder, a FIFO: each named in one line
     if not 1 <= step <= len(case.steps):
         raise InputError(f"the case has steps 1..{len(case.steps)}, not {step}", file=case_path, field="--step")
     result = run_case(case, behaviour, until_step=step)
@@ -194,7 +191,7 @@ def show_case(case_path: str, step: int, behaviour_name: str) -> int:
     if snapshot is None:
         sub = case.subscription.build()
         snapshot = Engine(case.config, behaviour).snapshot(result.state, sub.id, customer_id=sub.customer_id)
-    console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+    console = output_console(highlight=False)
     _render(console, result, step - 1, snapshot)
     return EXIT_OK
 

@@ -6,7 +6,9 @@ Exit codes: 0 every scenario agrees (or was skipped with a reason), 1 a disagree
 
 from __future__ import annotations
 
-import os
+import atexit
+import contextlib
+import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,11 +20,14 @@ from rich.table import Table
 
 from contract.client.masking import ApiKey, mask_secrets
 from contract.errors import InputError
+from contract.limits import missing
 from contract.model import Behaviour, format_time
+from contract.report.console import output_console
+from contract.report.write import check_output_path
 from contract.scenario.loader import load_scenario, load_scenarios, select
 from contract.scenario.model import Scenario
 from contract.scenario.replay import load_recording
-from contract.scenario.result import RunResult, ScenarioResult
+from contract.scenario.result import RunResult, ScenarioResult, TargetKind, Verdict
 from contract.scenario.runner import PollPolicy, Runner
 from contract.scenario.targets import SERVER_CONFIGS, Session, open_live, open_offline, open_replay
 
@@ -31,11 +36,11 @@ DEFAULT_SCENARIOS = Path("fixtures/scenarios")
 DEFAULT_REPLAY_SCENARIO = "issue-4412-cti-cancel-immediately"
 
 
-def _behaviour(name: str) -> Behaviour:
+def _behaviour(name: str, option: str = "--offline") -> Behaviour:
     try:
         return Behaviour.parse(name)
     except ValueError as err:
-        raise InputError(str(err), field="--offline") from None
+        raise InputError(str(err), field=option) from None
 
 
 def _scenarios(paths: Sequence[str], k: str | None) -> list[Scenario]:
@@ -43,7 +48,7 @@ def _scenarios(paths: Sequence[str], k: str | None) -> list[Scenario]:
     for src in sources:
         if not Path(src).exists():
             raise InputError(
-                f"no such file or folder (give scenario files or folders, default {DEFAULT_SCENARIOS})",
+                f"{missing(src)} (give scenario files or folders, default {DEFAULT_SCENARIOS})",
                 file=src,
             )
     scenarios = load_scenarios(sources)
@@ -55,17 +60,13 @@ def _scenarios(paths: Sequence[str], k: str | None) -> list[Scenario]:
 
 
 def _console() -> Console:
-    """The terminal when there is one; 120 columns (or $COLUMNS) in logs and CI, where 80 wraps ids."""
-    if sys.stdout.isatty():
-        return Console()
-    columns = os.environ.get("COLUMNS", "")
-    return Console(width=int(columns) if columns.isdigit() else 120)
+    """The terminal when there is one; elsewhere (logs, CI, a pipe) ids, URLs and errors never wrap."""
+    return output_console()
 
 
 def _mask() -> Callable[[str], str]:
+    """Hide the API key and any URL password in what is printed or written."""
     key = ApiKey.from_env()
-    if key is None:
-        return lambda text: text
     return lambda text: str(mask_secrets(text, [key]))
 
 
@@ -93,13 +94,56 @@ def _finish(result: RunResult, report_md: str | None, junit: str | None) -> int:
     written = write_reports(result, markdown_path=report_md, junit_path=junit, mask=mask)
     for path in written:
         click.echo(f"wrote {path}")
+    errored = next((s for s in result.scenarios if s.verdict is Verdict.ERROR), None)
+    if errored is not None and result.target.kind is not TargetKind.REPLAY:  # the one line exit 3 stands for
+        click.echo(
+            mask(f"omcontract: OpenMeter failing, {errored.scenario_id} could not run: {errored.reason}"), err=True
+        )
     return result.exit_code
 
 
+#: The longest ``--deadline`` (seconds to wait for one step's sync).
+MAX_DEADLINE_S = 3600.0
+
+
 def _poll(deadline: float) -> PollPolicy:
-    if deadline <= 0:
-        raise InputError(f"must be positive, got {deadline}", field="--deadline")
+    if not math.isfinite(deadline) or deadline <= 0 or deadline > MAX_DEADLINE_S:
+        raise InputError(
+            f"must be a number of seconds above 0 and at most {MAX_DEADLINE_S:g}, got {deadline}", field="--deadline"
+        )
     return PollPolicy(deadline_s=deadline)
+
+
+def _record_path(record: str | None, append: bool) -> Path | None:
+    """``--record FILE``: a new file in an existing folder, or (``--record-append``) one to add to."""
+    if record is None:
+        if append:
+            raise InputError("give --record FILE to append to", field="--record-append")
+        return None
+    path = Path(record)
+    check_output_path(path, "--record")
+    if append:
+        return path
+    try:  # created here, exclusively: of several runs started at once with one file, one wins
+        with path.open("x", encoding="utf-8"):
+            pass
+    except FileExistsError:
+        raise InputError(
+            "already exists: recordings of several runs in one file interleave; choose a new file, "
+            "or pass --record-append to add this run to it on purpose",
+            file=record,
+            field="--record",
+        ) from None
+    except OSError as err:
+        raise InputError(f"cannot create the recording: {err.strerror or err}", file=record) from None
+    atexit.register(_remove_if_empty, path)  # a run that failed before its first exchange leaves nothing
+    return path
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
 
 
 @click.command("run")
@@ -144,6 +188,7 @@ def _poll(deadline: float) -> PollPolicy:
     type=click.Path(dir_okay=False),
     help="record every HTTP exchange to this JSON-lines file (secrets masked), for omcontract replay",
 )
+@click.option("--record-append", is_flag=True, help="add to an existing --record file instead of refusing it")
 @click.option("-k", "k", help="select scenarios by id substring expression (e.g. '4412 and not credit')")
 @click.option("--deadline", type=float, default=30.0, show_default=True, help="seconds to wait for each step's sync")
 @click.option(
@@ -180,6 +225,7 @@ def run(
     report_md: str | None,
     junit: str | None,
     record: str | None,
+    record_append: bool,
     k: str | None,
     deadline: float,
     schema: str,
@@ -191,7 +237,10 @@ def run(
     chosen = _scenarios(scenarios, k)
     poll = _poll(deadline)
     progress = _progress(quiet)
-    record_path = Path(record) if record else None
+    record_path = _record_path(record, record_append)
+    for option, out in (("--report-md", report_md), ("--junit", junit)):
+        if out is not None:
+            check_output_path(Path(out), option)
     if offline is not None:
         session = open_offline(
             _behaviour(offline),
@@ -258,6 +307,9 @@ def replay(
 
     A recording of several scenarios (``omcontract run --record``) is judged scenario by scenario."""
     poll = _poll(deadline)
+    for option, out in (("--report-md", report_md), ("--junit", junit)):
+        if out is not None:
+            check_output_path(Path(out), option)
     segments = load_recording(recording).segments()
     if scenario_ref is not None and len(segments) > 1:
         raise InputError("the recording holds several scenario runs; --scenario names one", file=recording)
@@ -273,6 +325,10 @@ def replay(
         if not path.exists():
             raise InputError(f"scenario {ref!r} not found (looked for {path}); pass --scenario FILE", file=recording)
         scenario = load_scenario(path)
+        if segment.scenario_id and scenario.id != segment.scenario_id:
+            raise InputError(
+                f"the recording is a run of scenario {segment.scenario_id!r}, not {scenario.id!r}", file=recording
+            )
         with open_replay(segment, poll=poll) as session:
             if capabilities is not None:  # what the recorded client had learnt (e.g. v1 fallbacks) carries on
                 session.env.client.capabilities = capabilities
@@ -281,7 +337,14 @@ def replay(
             capabilities = session.env.client.capabilities
     assert target is not None
     result = RunResult(target, tuple(results), started, datetime.now(UTC))
-    return _finish(result, report_md, junit)
+    code = _finish(result, report_md, junit)
+    errored = next((s for s in result.scenarios if s.verdict is Verdict.ERROR), None)
+    if errored is not None:  # no OpenMeter takes part in a replay: the recording does not fit the scenario
+        raise InputError(
+            f"the recording does not hold what scenario {errored.scenario_id!r} needs: {errored.reason}",
+            file=recording,
+        )
+    return code
 
 
 def _artifact_table(title: str, scenario: Scenario, result: ScenarioResult, step_index: int) -> Table | None:
@@ -325,8 +388,8 @@ def explain(scenario: str, behaviour: str) -> int:
     The scenario is driven through the offline fake (the engine behind the API), so times are those
     of a run starting now.
     """
+    mode = _behaviour(behaviour, "--behaviour")
     chosen = load_scenario(scenario)
-    mode = _behaviour(behaviour)
     config = "cti" if chosen.requires.credit_then_invoice else ("no-cti" if chosen.requires.credits else "no-credits")
     session = open_offline(mode, config_name=config)
     session.env.behaviour = mode  # predictions in the chosen behaviour

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from contract.compare.expectation import Expectation
 from contract.errors import InputError
+from contract.limits import MAX_CASE_BYTES, decode_utf8, missing, read_input
 from contract.model.domain import (
     EndProrationMode,
     ItemVersion,
@@ -221,7 +222,7 @@ def _config(node: Located, base: SyncConfig) -> SyncConfig:
 
 def _opt_decimal(fields: dict[str, Located], key: str) -> Decimal | None:
     node = fields.get(key)
-    return None if node is None or node.is_null else node.decimal()
+    return None if node is None or node.is_null else node.decimal(negative=False)
 
 
 def _price(node: Located) -> Price | None:
@@ -236,7 +237,7 @@ def _price(node: Located) -> Price | None:
         raise f["type"].error(f"unknown price type {type_text!r} (valid: {valid})") from None
     if ptype in (PriceType.FLAT, PriceType.UNIT) and "amount" not in f:
         raise node.error(f"a {ptype.value} price needs an amount")
-    amount = f["amount"].decimal() if "amount" in f else Decimal(0)
+    amount = f["amount"].decimal(negative=False) if "amount" in f else Decimal(0)
     term = PaymentTerm.IN_ADVANCE if ptype is PriceType.FLAT else PaymentTerm.IN_ARREARS
     if "payment_term" in f:
         text = f["payment_term"].text()
@@ -430,12 +431,7 @@ def parse_case(root: Located) -> OracleCase:
 def load_case(path: str | Path) -> OracleCase:
     """Read one case file; every problem is an :class:`InputError` (``file:line: field: reason``)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror or err}", file=str(p)) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=str(p)) from None
+    text = decode_utf8(read_input(p, limit=MAX_CASE_BYTES, what="case file"), str(p))
     return parse_case(parse_yaml(text, str(p)))
 
 
@@ -452,7 +448,7 @@ def case_paths(paths: list[str | Path]) -> list[Path]:
         elif p.exists():
             out.append(p)
         else:
-            raise InputError("no such file or folder", file=str(p))
+            raise InputError(missing(p), file=str(p))
     return out
 
 

@@ -16,10 +16,11 @@ from typing import Any
 import yaml
 
 from contract.errors import InputError
+from contract.limits import decimal_problem, duration_problem, instant_problem
 from contract.model.time import Duration, Period, parse_time
+from contract.yamlbounds import compose as bounded_compose
 
 # libyaml's parser when PyYAML was built with it (10x faster); marks and errors are the same
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Located:
@@ -87,26 +88,42 @@ class Located:
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise self.error(f"timestamp {value.isoformat()} has no time zone (write Z)")
-            return value.astimezone(UTC)
+            return self._in_range(value.astimezone(UTC))
         if not isinstance(value, str):
             raise self.error(f"expected an RFC 3339 timestamp, got {_kind(value)}")
         try:
-            return parse_time(value)
+            return self._in_range(parse_time(value))
         except ValueError:
             raise self.error(f"not an RFC 3339 timestamp: {value!r}") from None
+
+    def _in_range(self, t: datetime) -> datetime:
+        problem = instant_problem(t)
+        if problem is not None:
+            raise self.error(problem)
+        return t
 
     def duration(self) -> Duration:
         if not isinstance(self.value, str):
             raise self.error(f"expected an ISO 8601 duration, got {_kind(self.value)}")
         try:
-            return Duration.parse(self.value)
+            d = Duration.parse(self.value)
         except ValueError:
             raise self.error(f"not an ISO 8601 duration: {self.value!r}") from None
+        problem = duration_problem(self.value, d)
+        if problem is not None:
+            raise self.error(problem)
+        return d
 
-    def decimal(self) -> Decimal:
+    def decimal(self, *, negative: bool = True) -> Decimal:
+        """A decimal written as a string (or an integer); ``negative=False`` for amounts that cannot be."""
         value = self.value
         if isinstance(value, (bool, float)) or not isinstance(value, str | int):
             raise self.error(f'expected a decimal number written as a string ("2.26"), got {_kind(value)}')
+        problem = decimal_problem(str(value))
+        if problem is not None:
+            raise self.error(problem)
+        if not negative and str(value).strip().startswith("-"):
+            raise self.error(f"must not be negative, got {value}")
         try:
             result = Decimal(str(value).strip())
         except InvalidOperation:
@@ -185,7 +202,7 @@ def _from_node(node: yaml.Node, path: str, file: str, constructor: yaml.construc
 def parse_yaml(text: str, file: str) -> Located:
     """Compose one YAML document into a :class:`Located` tree (syntax errors name their line)."""
     try:
-        node = yaml.compose(text, Loader=_LOADER)
+        node = bounded_compose(text, file)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -195,6 +212,12 @@ def parse_yaml(text: str, file: str) -> Located:
     if node is None:
         raise InputError("empty file", file=file, line=1)
     return _from_node(node, "", file, yaml.constructor.SafeConstructor())
+
+
+def from_node(node: yaml.Node, *, file: str, path: str) -> Located:
+    """A composed YAML node (e.g. a scenario's ``expect`` block) as a :class:`Located` tree, each
+    value with its own line."""
+    return _from_node(node, path, file, yaml.constructor.SafeConstructor())
 
 
 def from_data(data: Any, *, file: str, line: int, path: str) -> Located:
@@ -212,4 +235,4 @@ def from_data(data: Any, *, file: str, line: int, path: str) -> Located:
     return Located(data, line, path, file)
 
 
-__all__ = ["Located", "from_data", "parse_yaml"]
+__all__ = ["Located", "from_data", "from_node", "parse_yaml"]

@@ -11,6 +11,15 @@ from contract.report.markdown import render_markdown
 from contract.scenario.result import RunResult
 
 
+def check_output_path(path: Path, option: str) -> None:
+    """An output file must go into a folder that exists (a typo must not create ``/nonexistent/dir``)."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(f"folder {parent} does not exist (create it first)", file=str(path), field=option)
+    if path.is_dir():
+        raise InputError("is a folder, expected a file name", file=str(path), field=option)
+
+
 def write_reports(
     result: RunResult,
     *,
@@ -18,7 +27,7 @@ def write_reports(
     junit_path: str | Path | None = None,
     mask: Mask = identity,
 ) -> list[Path]:
-    """Render and write the requested reports (UTF-8, parent folders created); return their paths.
+    """Render and write the requested reports (UTF-8, into existing folders); return their paths.
 
     A path that cannot be written is the user's to fix: :class:`~contract.errors.InputError`
     naming the file and the reason.
@@ -32,7 +41,6 @@ def write_reports(
     for raw, content in jobs:
         path = Path(raw)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
         except OSError as err:
             raise InputError(f"cannot write report: {err.strerror or err}", file=str(path)) from err

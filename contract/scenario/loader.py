@@ -21,8 +21,19 @@ from typing import Any
 import yaml
 
 from contract.errors import InputError
+from contract.limits import (
+    MAX_NESTING,
+    MAX_SCENARIO_BYTES,
+    decimal_problem,
+    decode_utf8,
+    duration_problem,
+    missing,
+    read_input,
+)
 from contract.model.domain import EndProrationMode, PaymentTerm, SettlementMode
 from contract.model.time import Duration
+from contract.oracle.expect import parse_expect
+from contract.oracle.located import from_node
 from contract.scenario.model import (
     DEFAULT_WAIT_MAX,
     EXPECT_KEYS,
@@ -61,6 +72,7 @@ from contract.scenario.model import (
     WaitStep,
 )
 from contract.scenario.timeexpr import NOW, TimeBase, TimeExpr, TimeExprError, parse_time_expr
+from contract.yamlbounds import compose as bounded_compose
 
 #: Plan billing cadences OpenMeter accepts (``plan_billing_cadence_invalid`` otherwise).
 PLAN_CADENCES: tuple[str, ...] = ("P1W", "P2W", "P4W", "P1M", "P3M", "P6M", "P12M", "P1Y")
@@ -188,6 +200,8 @@ class _N:
         value = self._scalar(("str",), 'a quoted decimal string (e.g. "0.10")')
         if not _NUMERIC.match(value):
             raise self.error(f'not a decimal number: {value!r} (write digits, e.g. "10" or "0.10")')
+        if (problem := decimal_problem(value)) is not None:
+            raise self.error(problem)
         number = Decimal(value)
         if number < 0:
             raise self.error(f"must not be negative, got {value}")
@@ -208,6 +222,9 @@ class _N:
             raise self.error(
                 f"must be a positive duration, got {value}" if positive else f"must not be negative, got {value}"
             )
+        problem = duration_problem(value, d)
+        if problem is not None:
+            raise self.error(problem)
         return d
 
     def time(self) -> TimeExpr:
@@ -627,6 +644,12 @@ def _expect(n: _N) -> tuple[Expectation | None, Refusal | None]:
         return None, Refusal(status=status, code=_opt_text(r, "code"))
     data = _plain(n)
     assert isinstance(data, dict)
+    # Check the block now, with the oracle's parser, so a typo (``backend: chrage``) is named at its
+    # own line before any step has created objects in OpenMeter. The runner parses it again once
+    # the logical ids are replaced by the run's real ones.
+    checked = {k: v for k, v in m.items() if k != "refused"}
+    if checked:
+        parse_expect(from_node(n.node, file=n.file, path=n.path))
     return Expectation(data=data, file=n.file, line=n.line, field=n.path), None
 
 
@@ -966,18 +989,9 @@ def _not_after_now(expr: TimeExpr) -> bool:
 
 def _read(path: Path) -> tuple[_N, str]:
     file = str(path)
+    text = decode_utf8(read_input(path, limit=MAX_SCENARIO_BYTES, what="scenario file"), file)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("no such file", file=file) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, expected a scenario file", file=file) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=file) from None
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", file=file) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = bounded_compose(text, file)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = err.problem or err.context or "invalid YAML"
@@ -1053,7 +1067,7 @@ def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
         elif p.exists():
             found = [p]
         else:
-            raise InputError("no such file or folder", file=str(p))
+            raise InputError(missing(p), file=str(p))
         for f in found:
             key = f.resolve()
             if key not in seen:
@@ -1104,9 +1118,11 @@ class _KParser:
         self.text = text
         self.tokens = _TOKEN.findall(text)
         self.pos = 0
+        self.depth = 0
 
     def error(self, reason: str) -> InputError:
-        return InputError(f"bad selection {self.text!r}: {reason}", field="-k")
+        shown = self.text if len(self.text) <= 80 else self.text[:77] + "..."
+        return InputError(f"bad selection {shown!r}: {reason}", field="-k")
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -1142,13 +1158,19 @@ class _KParser:
 
     def not_(self) -> _Pred:
         token = self.take()
+        if token in ("not", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"more than {MAX_NESTING} nested 'not's and parentheses")
         if token == "not":
             inner = self.not_()
+            self.depth -= 1
             return lambda s: not inner(s)
         if token == "(":
             inner = self.or_()
             if self.take() != ")":
                 raise self.error("expected ')'")
+            self.depth -= 1
             return inner
         if token in ("and", "or", ")"):
             raise self.error(f"unexpected {token!r} (expected a word, 'not' or '(')")

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from contract.client.models import Charge, Invoice, InvoiceLine, SubscriptionView
+from contract.limits import MAX_DURATION_YEARS, instant_problem
 from contract.model import (
     Artifact,
     Backend,
@@ -38,7 +39,48 @@ class MappingError(ValueError):
 
 
 def to_engine_subscription(view: SubscriptionView, currency: str | None = None) -> Subscription:
-    """The engine's input for ``view`` (raises :class:`MappingError` for what it cannot model)."""
+    """The engine's input for ``view`` (raises :class:`MappingError` for what it cannot model).
+
+    What OpenMeter answers is checked like any input: the domain's invariants (phases, positive
+    cadences) and the suite's limits (instants in 1970..2199, cadences at most 100 years) refuse
+    it here, as a MappingError, rather than failing deep inside the engine's calendar arithmetic.
+    """
+    try:
+        sub = _build_subscription(view, currency)
+    except MappingError:
+        raise
+    except ValueError as err:
+        raise MappingError(f"subscription {view.id}: {err}") from None
+    problem = _limits_problem(sub)
+    if problem is not None:
+        raise MappingError(f"subscription {view.id}: {problem}")
+    return sub
+
+
+def _limits_problem(sub: Subscription) -> str | None:
+    instants = [sub.active_from, sub.billing_anchor, sub.active_to]
+    offsets: list[Duration] = []  # phase starts: any sign
+    cadences: list[Duration] = [sub.billing_cadence] if sub.billing_cadence is not None else []  # positive
+    for phase in sub.phases:
+        offsets.append(phase.start_after)
+        for versions in phase.items.values():
+            for v in versions:
+                instants += [v.active_from, v.active_to]
+                if v.rate_card.billing_cadence is not None:
+                    cadences.append(v.rate_card.billing_cadence)
+    for t in instants:
+        if t is not None and (problem := instant_problem(t)) is not None:
+            return problem
+    for d in (*cadences, *offsets):
+        if abs(d.approx_seconds()) > MAX_DURATION_YEARS * 365.25 * 86400:
+            return f"{d} is longer than {MAX_DURATION_YEARS} years"
+    for d in cadences:
+        if d.approx_seconds() <= 0:
+            return f"billing cadence {d} is not positive"
+    return None
+
+
+def _build_subscription(view: SubscriptionView, currency: str | None) -> Subscription:
     if view.billing_cadence is None:
         raise MappingError(f"subscription {view.id} has no billing cadence")
     phases: list[Phase] = []
@@ -73,13 +115,17 @@ def to_engine_subscription(view: SubscriptionView, currency: str | None = None) 
                 sort_hint=hint,
             )
         )
+    try:
+        cadence = Duration.parse(view.billing_cadence)
+    except ValueError:
+        raise MappingError(f"billing cadence {view.billing_cadence!r} is not an ISO-8601 duration") from None
     return Subscription(
         id=view.id,
         customer_id=view.customer_id,
         currency=view.currency or currency or "USD",
         active_from=view.active_from,
         billing_anchor=view.billing_anchor,
-        billing_cadence=Duration.parse(view.billing_cadence),
+        billing_cadence=cadence,
         phases=tuple(phases),
         active_to=view.active_to,
         pro_rating=view.pro_rating_enabled,

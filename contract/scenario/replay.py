@@ -32,7 +32,16 @@ import httpx
 
 from contract.clock import VirtualClock
 from contract.errors import InputError
+from contract.limits import (
+    MAX_NESTING,
+    MAX_RECORDING_BYTES,
+    decode_utf8,
+    instant_problem,
+    json_depth_exceeds,
+    read_input,
+)
 from contract.model.time import parse_time
+from contract.scenario.model import KEY_PATTERN, MAX_RUN_ID_LENGTH
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -129,10 +138,7 @@ class Recording:
 def load_recording(path: str | Path) -> Recording:
     """Read a JSON-lines recording; every malformed line is a precise :class:`InputError`."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot read recording: {err.strerror or err}", file=str(p)) from None
+    text = decode_utf8(read_input(p, limit=MAX_RECORDING_BYTES, what="recording"), str(p))
     return parse_recording(text.splitlines(), str(p))
 
 
@@ -142,6 +148,8 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        if json_depth_exceeds(line):
+            raise InputError(f"nested deeper than {MAX_NESTING} levels", file=name, line=line_no)
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
@@ -149,6 +157,15 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
         if not isinstance(obj, dict):
             raise InputError("each line must be a JSON object", file=name, line=line_no)
         kind = obj.get("kind", "http")
+        for key in ("run_id", "uniq"):  # the run's key suffix: it becomes part of keys and ids
+            value = obj.get(key)
+            if isinstance(value, str) and value and (len(value) > MAX_RUN_ID_LENGTH or not KEY_PATTERN.match(value)):
+                raise InputError(
+                    f"{value[:40]!r} is not a run id ({KEY_PATTERN.pattern}, at most {MAX_RUN_ID_LENGTH} characters)",
+                    file=name,
+                    line=line_no,
+                    field=key,
+                )
         if kind == "note":
             notes.append({**obj, "_at": len(exchanges)})  # where it stands among the exchanges
             continue
@@ -158,6 +175,10 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
             if key not in obj:
                 raise InputError("missing in an http exchange", file=name, line=line_no, field=key)
         url = str(obj["url"])
+        try:
+            path = urlsplit(url).path or "/"
+        except ValueError as err:
+            raise InputError(f"not a URL: {url[:80]!r} ({err})", file=name, line=line_no, field="url") from None
         if not isinstance(obj["status"], int):
             raise InputError("must be an integer HTTP status", file=name, line=line_no, field="status")
         ts = None
@@ -166,12 +187,14 @@ def parse_recording(lines: Iterable[str], name: str) -> Recording:
                 ts = parse_time(obj["ts"])
             except ValueError as err:
                 raise InputError(str(err), file=name, line=line_no, field="ts") from None
+            if (problem := instant_problem(ts)) is not None:
+                raise InputError(problem, file=name, line=line_no, field="ts")
         exchanges.append(
             RecordedExchange(
                 index=len(exchanges),
                 step=obj.get("step") if isinstance(obj.get("step"), str) else None,
                 method=str(obj["method"]).upper(),
-                path=urlsplit(url).path or "/",
+                path=path,
                 url=url,
                 request_body=obj.get("request_body"),
                 status=obj["status"],

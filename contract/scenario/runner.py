@@ -198,9 +198,10 @@ class Runner:
         except OpenMeterUnreachable as err:
             return Verdict.ERROR, str(err)
         except OpenMeterError as err:
-            finding = Finding(FindingKind.REFUSED, str(err), step="setup")
-            steps.append(StepResult(-1, "setup", f"setup failed: {err}", Verdict.DISAGREE, findings=(finding,)))
-            return Verdict.DISAGREE, f"setup refused: {err}"
+            # Setup only prepares the scenario (meters, features, customer, plans): OpenMeter refusing
+            # or failing it says nothing about sync, so it is not a disagreement, but a run that could
+            # not be made (exit 3, OpenMeter failing).
+            return Verdict.ERROR, f"setup failed: {err}"
         return Verdict.AGREE, None
 
     def _step_or_stop(self, run: _Run, step: Step) -> tuple[StepResult | None, str | None]:
@@ -223,6 +224,12 @@ class Runner:
         return result, None
 
     def _skip_reason(self, scenario: Scenario) -> str | None:
+        if self.env.force_sync is None and any(isinstance(s, ResyncStep) for s in scenario.steps):
+            # a capability this target lacks, like a configuration it does not have: skip, say why
+            return (
+                "needs a way to force a subscription sync (a resync step): give --force-sync-command "
+                "(attach mode) or let omcontract boot the stack"
+            )
         known = self.env.server_config
         if known is None:
             return None

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from contract.client import ApiKey, OpenMeterClient
+from contract.client import ApiKey, OpenMeterClient, OpenMeterError, OpenMeterUnreachable
 from contract.client.recording import Recorder
 from contract.clock import RealClock, VirtualClock
-from contract.errors import InputError
+from contract.errors import InputError, NoOpenMeterError
 from contract.model import Behaviour
 from contract.scenario.model import DEFAULT_END_PRORATION, DEFAULT_PROGRESSIVE_BILLING
 from contract.scenario.replay import Recording, ReplayLogs, ReplayTransport, load_recording
@@ -179,7 +179,17 @@ def open_live(
     if schema_findings != "off":
         from contract.client import ResponseValidator
 
-        client.validator = ResponseValidator.from_server(client, v1_fallback=openapi_v1, v3_fallback=openapi_v3)
+        try:
+            client.validator = ResponseValidator.from_server(client, v1_fallback=openapi_v1, v3_fallback=openapi_v3)
+        except OpenMeterUnreachable:
+            closers.close()
+            raise
+        except OpenMeterError as err:  # it answered /version, then failed serving its own API description
+            closers.close()
+            raise NoOpenMeterError(
+                f"OpenMeter at {handle.base_url} is failing: {err} (pass --schema off to skip the response "
+                "checks that need this document)"
+            ) from None
     build: str | None = None
     if handle.mode == "booted":
         known = dict(SERVER_CONFIGS[options.variant])

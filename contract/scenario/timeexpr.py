@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from contract.limits import MAX_DURATION_YEARS, instant_problem
 from contract.model.time import Duration, add, format_time, parse_time, require_utc
 
 #: Instants the runner resolves from the subscription it drives.
@@ -150,6 +151,11 @@ def parse_time_expr(text: str) -> TimeExpr:
             ) from None
         offsets.append(duration.times(-1) if sign == "-" else duration)
         pos = om.end()
+    reach = sum(abs(o.approx_seconds()) for o in offsets)
+    if reach > MAX_DURATION_YEARS * 365.25 * 86400:
+        raise TimeExprError(
+            f"bad time expression {text!r}: its offsets reach more than {MAX_DURATION_YEARS} years from {word}"
+        )
     return TimeExpr(base, name=name, offsets=tuple(offsets))
 
 
@@ -162,6 +168,8 @@ def _parse_absolute(text: str, s: str) -> TimeExpr:
         t = parse_time(s)
     except ValueError:
         raise TimeExprError(f"bad time expression {text!r}: not a valid RFC 3339 timestamp") from None
+    if (problem := instant_problem(t)) is not None:
+        raise TimeExprError(f"bad time expression {text!r}: {problem}")
     return TimeExpr(TimeBase.ABSOLUTE, absolute=t)
 
 

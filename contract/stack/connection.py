@@ -29,6 +29,8 @@ from urllib.parse import urlparse
 
 import httpx
 
+from contract.client.deadline import DeadlineTransport
+from contract.client.masking import mask_secrets
 from contract.errors import ContractUserError, InputError, NoOpenMeterError
 from contract.stack import _proc
 from contract.stack import compose as compose_mod
@@ -58,7 +60,7 @@ __all__ = [
     "wait_healthy",
 ]
 
-PROBE_TIMEOUT_S = 4.0
+PROBE_TIMEOUT_S = 3.0
 FORCE_SYNC_TIMEOUT_S = 120.0
 TEARDOWN_TIMEOUT_S = 120.0
 COMPOSE_CALL_TIMEOUT_S = 30.0
@@ -130,14 +132,15 @@ def probe_version(
         with httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)),
             headers=headers,
-            transport=transport,
+            transport=transport if transport is not None else DeadlineTransport(trust_env=not _is_loopback(base_url)),
             trust_env=not _is_loopback(base_url),
         ) as client:
             response = client.get(f"{base_url}/version")
     except httpx.TimeoutException:
         raise NoOpenMeterError(f"OpenMeter at {base_url} did not answer within {timeout:g} s; {hint}") from None
     except httpx.HTTPError as err:
-        raise NoOpenMeterError(f"OpenMeter not reachable at {base_url} ({_reason(err)}); {hint}") from None
+        reason = mask_secrets(_reason(err), [api_key])  # an echoed header must not show the key
+        raise NoOpenMeterError(f"OpenMeter not reachable at {base_url} ({reason}); {hint}") from None
     if response.status_code != 200:
         raise NoOpenMeterError(
             f"{base_url}/version answered HTTP {response.status_code}: is this the "

@@ -17,6 +17,8 @@ cursor reads; a line still being written is picked up by the next read.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from contract.errors import InputError
+from contract.limits import MAX_LOG_BYTES
 from contract.model.time import floor_second, require_utc
 from contract.stack import _proc
 from contract.stack.logs import LogRecord, parse_lines
@@ -74,12 +77,14 @@ class _FileStream(_Stream):
     def chunk(self, pos: Position, *, complete_only: bool) -> tuple[list[str], int, Position]:
         offset, lines_seen = pos
         try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):  # a FIFO would block, /dev/zero never end
+                raise LogSourceError("is not a regular file (a FIFO or a device?); give a log file", file=self.key)
             with self.path.open("rb") as fh:
                 size = fh.seek(0, 2)
                 if size < offset:  # truncated or replaced: start over
                     offset, lines_seen = 0, 0
                 fh.seek(offset)
-                data = fh.read()
+                data = fh.read(MAX_LOG_BYTES)
         except FileNotFoundError:  # not written yet, or being rotated
             return [], lines_seen + 1, pos
         except OSError as err:

@@ -27,7 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
+import httpx
+
+from contract.client.masking import check_api_key, mask_secrets
 from contract.errors import InputError
 from contract.stack.syncstate import mask_dsn
 
@@ -53,7 +57,15 @@ def _normalise_url(url: str) -> str:
     if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
         url = f"http://{url}"  # OPENMETER_ADDRESS may be host:port
     if not re.match(r"^https?://[^/\s]+", url):
-        raise InputError(f"not an http(s) URL: {url!r}", field="url")
+        raise InputError(f"not an http(s) URL: {mask_secrets(url)!r}", field="url")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+        if not parts.hostname:
+            raise ValueError("no host")
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as err:
+        raise InputError(f"not a valid URL: {mask_secrets(url)!r} ({err})", field="url") from None
     return url
 
 
@@ -84,6 +96,8 @@ class StackOptions:
             raise InputError(f"not a Docker image tag: {self.image_tag!r}", field="image_tag")
         if not self.boot_timeout > 0:
             raise InputError(f"must be a positive number of seconds, got {self.boot_timeout!r}", field="boot_timeout")
+        if self.api_key is not None:
+            object.__setattr__(self, "api_key", check_api_key(self.api_key))
         if self.force_sync_command is not None and "{customer_id}" not in self.force_sync_command:
             raise InputError("the command must contain {customer_id}", field="force_sync_command")
 

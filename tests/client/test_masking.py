@@ -4,7 +4,8 @@ import pickle
 
 import pytest
 
-from contract.client.masking import MASK, ApiKey, mask_secrets
+from contract.client.masking import MASK, ApiKey, check_api_key, mask_secrets
+from contract.errors import InputError
 
 from .helpers import SECRET
 
@@ -68,3 +69,18 @@ def test_api_key_from_env_reads_openmeter_api_key_and_treats_blank_as_unset() ->
 def test_api_key_rejects_an_empty_value() -> None:
     with pytest.raises(ValueError, match="empty"):
         ApiKey("  ")
+
+
+def test_mask_secrets_hides_a_url_password_but_keeps_user_host_and_path() -> None:
+    text = "cannot reach http://ops:s3cr3t@om.example:8888/api and https://om.example/a@b, ftp://u@h"
+    assert mask_secrets(text) == (
+        "cannot reach http://ops:***@om.example:8888/api and https://om.example/a@b, ftp://u@h"
+    )
+
+
+@pytest.mark.parametrize("bad", ["abc\ndef", "abc def", "abcé", "abc\x00"])
+def test_a_key_that_cannot_travel_in_a_header_is_refused_without_showing_it(bad: str) -> None:
+    with pytest.raises(InputError) as err:
+        ApiKey(bad)
+    assert "abc" not in str(err.value) and err.value.field == "OPENMETER_API_KEY"
+    assert check_api_key("  om_live-KEY.123  ") == "om_live-KEY.123"

@@ -10,13 +10,21 @@ from contract.report import render_junit, render_markdown, write_reports
 from .results import SECRET, bug_run, secret_run
 
 
-def test_writes_both_reports_creating_folders(tmp_path: Path) -> None:
-    md = tmp_path / "out" / "report.md"
-    xml = tmp_path / "out" / "junit" / "report.xml"
+def test_writes_both_reports(tmp_path: Path) -> None:
+    md = tmp_path / "report.md"
+    xml = tmp_path / "report.xml"
     written = write_reports(bug_run(), markdown_path=md, junit_path=str(xml))
     assert written == [md, xml]
     assert md.read_text(encoding="utf-8") == render_markdown(bug_run())
     assert xml.read_text(encoding="utf-8") == render_junit(bug_run())
+
+
+def test_a_missing_folder_is_not_created_but_named(tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "report.md"
+    with pytest.raises(InputError) as err:
+        write_reports(bug_run(), markdown_path=target)
+    assert "No such file or directory" in str(err.value)
+    assert not (tmp_path / "no").exists()
 
 
 def test_writes_nothing_when_no_path_is_given(tmp_path: Path) -> None:

@@ -526,8 +526,11 @@ def test_file_level_errors(tmp_path: Path) -> None:
     err = error_of(two_docs)
     assert err.line == 2 and "invalid YAML: " in err.reason and "\n" not in str(err)
     binary = tmp_path / "bin.yaml"
-    binary.write_bytes(b"\xff\xfe\x00")
-    assert str(error_of(binary)) == f"{binary}: not UTF-8 text"
+    binary.write_bytes(b"id: x\n\x80\x00")
+    assert str(error_of(binary)) == f"{binary}:2: not UTF-8 text (byte 0x80); save the file as UTF-8"
+    utf16 = tmp_path / "utf16.yaml"
+    utf16.write_bytes(b"\xff\xfe\x00")
+    assert str(error_of(utf16)) == f"{utf16}: UTF-16 text; save the file as UTF-8"
 
 
 def test_id_must_equal_the_file_stem(tmp_path: Path) -> None:
