@@ -41,6 +41,37 @@ def parse_budget(text: str) -> float:
     return float(seconds)
 
 
+#: Where recorded findings name the failure classes explore should report as known.
+DEFAULT_KNOWN = Path("fixtures/findings/known-classes.yaml")
+
+
+def load_known(path: str | None) -> dict[str, str]:
+    """``--known FILE`` (default fixtures/findings/known-classes.yaml when present) -> class -> finding."""
+    import yaml
+
+    file = Path(path) if path is not None else DEFAULT_KNOWN
+    if path is None and not file.is_file():
+        return {}
+    try:
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read: {err}", file=str(file), field="--known") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise InputError("not valid YAML", file=str(file), line=mark.line + 1 if mark else None) from None
+    entries = doc.get("known") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise InputError("expected a mapping with a list 'known'", file=str(file), field="known")
+    out: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        if not (
+            isinstance(entry, dict) and isinstance(entry.get("class"), str) and isinstance(entry.get("finding"), str)
+        ):
+            raise InputError("expected {class: <class key>, finding: <file>}", file=str(file), field=f"known[{i}]")
+        out[entry["class"]] = str(file.parent / entry["finding"])
+    return out
+
+
 def _offline_runner(behaviour_name: str, config: str, poll: PollPolicy) -> Callable[[int], RunScenario]:
     from contract.commands.run import _behaviour
 
@@ -142,7 +173,7 @@ def _first_line(result: ScenarioResult) -> str:
     return f"{step.name}: {first}"
 
 
-def _summary(result: CampaignResult, files: dict[str, Path]) -> list[str]:
+def _summary(result: CampaignResult, files: dict[str, Path], known: dict[str, str]) -> list[str]:
     lines = [
         f"explore: {result.examples} example(s) in {result.seconds:.0f}s ({result.per_minute:.1f}/min), "
         f"{result.failing} failing, {len(result.found)} class(es) found, {result.skipped} skipped, "
@@ -151,6 +182,8 @@ def _summary(result: CampaignResult, files: dict[str, Path]) -> list[str]:
     for found in result.found:
         how = f"{found.steps} step(s)" + (", shrunk" if found.shrunk else ", not shrunk")
         lines.append(f"FOUND {found.key}  ({found.examples} example(s), {how}) -> {files[found.key]}")
+    for key, count in sorted(result.known.items()):
+        lines.append(f"KNOWN {key}  ({count} example(s)) -> recorded in {known[key]}")
     for error in result.generator_errors[:5]:
         lines.append(f"generator produced a scenario the loader refused (a bug in explore): {error}")
     return lines
@@ -195,6 +228,11 @@ def _summary(result: CampaignResult, files: dict[str, Path]) -> list[str]:
 @click.option("--deadline", type=float, default=30.0, show_default=True, help="seconds to wait for each step's sync")
 @click.option("--report-md", type=click.Path(dir_okay=False), help="write a Markdown report of the classes found")
 @click.option("--junit", type=click.Path(dir_okay=False), help="write JUnit XML (one test case per class found)")
+@click.option(
+    "--known",
+    type=click.Path(dir_okay=False),
+    help=f"failure classes already recorded, reported as KNOWN, not found (default {DEFAULT_KNOWN} when present)",
+)
 @click.option("-q", "--quiet", is_flag=True, help="no progress line")
 def explore(
     examples: int,
@@ -214,12 +252,14 @@ def explore(
     deadline: float,
     report_md: str | None,
     junit: str | None,
+    known: str | None,
     quiet: bool,
 ) -> int:
     """Draw plans and lifecycles (Hypothesis), run each against OpenMeter, shrink what disagrees."""
     from contract.commands.run import _behaviour, _poll
 
     budget_s = parse_budget(budget) if budget is not None else None
+    known_classes = load_known(known)
     poll = _poll(deadline)
     config = server_config or "cti"
     started = datetime.now(UTC)
@@ -239,22 +279,28 @@ def explore(
         runner_for_worker = _live_runner(session)
     with session:
         env: Environment = session.env
-        known = env.server_config or {}
+        config_of = env.server_config or {}
         surface_config = (
             "cti"
-            if known.get("credit_then_invoice", True)
-            else ("no-cti" if known.get("credits", True) else "no-credits")
+            if config_of.get("credit_then_invoice", True)
+            else ("no-cti" if config_of.get("credits", True) else "no-credits")
         )
         surface = Surface(config=surface_config, can_force_sync=env.force_sync is not None, max_steps=max_steps)
         options = CampaignOptions(
-            examples=examples, budget_s=budget_s, seed=seed, jobs=jobs, shrink_runs=shrink_runs, surface=surface
+            examples=examples,
+            budget_s=budget_s,
+            seed=seed,
+            jobs=jobs,
+            shrink_runs=shrink_runs,
+            surface=surface,
+            known=frozenset(known_classes),
         )
         click.echo(f"explore: {env.target.describe()}; seed {seed}, {examples} example(s), {jobs} job(s)", err=True)
         result = Campaign(options, runner_for_worker, progress=_progress(quiet)).run()
         if not quiet and sys.stderr.isatty():
             click.echo("", err=True)
         files = {f.key: _write_found(Path(out), f, seed, env.target) for f in result.found}
-        for line in _summary(result, files):
+        for line in _summary(result, files, known_classes):
             click.echo(line)
         run_result = RunResult(
             env.target,

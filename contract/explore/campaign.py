@@ -43,6 +43,7 @@ class CampaignOptions:
     jobs: int = 1
     shrink_runs: int = 40  # live runs a class's shrinking may spend
     surface: Surface = field(default_factory=Surface)
+    known: frozenset[str] = frozenset()  # class keys already recorded (counted, not shrunk, not "found")
 
 
 @dataclass
@@ -99,6 +100,7 @@ class CampaignResult:
     found: list[Found]
     generator_errors: list[str]
     stopped_by: str  # examples | budget | interrupted
+    known: dict[str, int] = field(default_factory=dict)  # known class -> failing examples
 
     @property
     def per_minute(self) -> float:
@@ -131,6 +133,7 @@ class Campaign:
         self._shrink_runs = 0
         self._shrinking = 0
         self._errors: list[str] = []
+        self._known: dict[str, int] = {}
         self._started = 0.0
         self._interrupted = False
         self._failure: BaseException | None = None
@@ -209,6 +212,9 @@ class Campaign:
             if outcome is None or outcome.failure is None or outcome.result is None:
                 return
             with self._lock:
+                if outcome.failure.key in self.options.known:
+                    self._known[outcome.failure.key] = self._known.get(outcome.failure.key, 0) + 1
+                    return
                 known = self._found.get(outcome.failure.key)
                 if known is not None:
                     known.examples += 1
@@ -245,7 +251,7 @@ class Campaign:
                 with self._lock:
                     found.body, found.result = candidate, outcome.result
                 return True
-            if outcome.failure is not None:
+            if outcome.failure is not None and outcome.failure.key not in self.options.known:
                 with self._lock:  # another class met while shrinking: kept as found, unshrunk
                     self._found.setdefault(
                         outcome.failure.key,
@@ -302,4 +308,5 @@ class Campaign:
             found=found,
             generator_errors=list(dict.fromkeys(self._errors)),
             stopped_by=stopped_by,
+            known=dict(self._known),
         )

@@ -20,7 +20,8 @@ What is generated, by dimension (the README lists the same table):
 * customers with and without credit grants;
 * actions — subscribe (anchor now or in the past), ingest, cancel (immediate, next billing
   cycle, at the current period's end), edit (add, remove, re-price), change plan (now, next
-  cycle), continue, invoice pending lines (progressive or not), renewal through a forced sync.
+  cycle), continue, restore (delete the scheduled successor of a plan change, keep the previous
+  subscription), invoice pending lines (progressive or not), renewal through a forced sync.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ DIMENSIONS: tuple[tuple[str, str], ...] = (
     ("invoice pending lines, progressive or not", "generated"),
     ("renewal through a forced sync (needs a force-sync command)", "generated"),
     ("approve / issue the draft invoice", "not yet"),
-    ("delete a scheduled subscription and restore the previous one", "not yet"),
+    ("delete a scheduled subscription and restore the previous one", "generated"),
 )
 
 #: The lifecycle intentions drawn, in shrinking order (simplest first).
@@ -80,6 +81,7 @@ ACTIONS = (
     "change_plan_now",
     "change_plan_next",
     "invoice",
+    "restore",
     "renew",
 )
 
@@ -213,6 +215,7 @@ class _Life:
         self.has_other_plan = has_other_plan
         self.changed = False
         self.renewable = False  # the first period ends inside the run (see scenarios())
+        self.change_scheduled = False  # a plan change waits for the next cycle (restore can undo it)
 
 
 def _usage_items(cards: list[dict[str, Any]]) -> set[str]:
@@ -313,8 +316,12 @@ def _step_for(draw: st.DrawFn, intention: str, life: _Life, cadence: str, surfac
         return {"edit": {"add": [_usage_card(feature, cadence, "0.07")]}}
     if intention in ("change_plan_now", "change_plan_next") and active and life.has_other_plan:
         life.changed = True
+        life.change_scheduled = intention == "change_plan_next"
         timing = "immediate" if intention == "change_plan_now" else "next_billing_cycle"
         return {"change_plan": {"plan": "q", "timing": timing}}
+    if intention == "restore" and life.change_scheduled:
+        life.changed = life.change_scheduled = False
+        return {"restore": {}}
     if intention == "invoice":
         progressive = draw(st.sampled_from([None, True, False]))
         return {"invoice": {} if progressive is None else {"progressive": progressive}}

@@ -471,6 +471,7 @@ class OfflineOpenMeter:
             ("POST", f"/api/v1/subscriptions/{sid}/cancel", self._cancel_v1),
             ("POST", f"/api/v1/subscriptions/{sid}/change", self._change_v1),
             ("POST", f"/api/v1/subscriptions/{sid}/unschedule-cancelation", self._continue_v1),
+            ("POST", f"/api/v1/subscriptions/{sid}/restore", self._restore_v1),
             ("POST", "/api/v1/events", self._ingest_v1),
             ("POST", f"{V3}/events", self._ingest_v3),
             ("GET", "/api/v1/billing/invoices", self._list_invoices),
@@ -875,6 +876,21 @@ class OfflineOpenMeter:
 
     def _continue_v1(self, request: httpx.Request, sid: str) -> Reply:
         return self._continue(sid, "v1")
+
+    def _restore_v1(self, request: httpx.Request, sid: str) -> Reply:
+        """v1 ``restore``: delete the scheduled successor (its sync then leaves nothing behind: a
+        deleted subscription's target is empty) and let this subscription go on."""
+        sub = self._subscription(sid)
+        now = self._now()
+        if sub.active_to is None:
+            raise ApiError(400, f"subscription {sid} has no successor to restore from")
+        for other in list(self._subscriptions.values()):
+            if other.customer_id == sub.customer_id and other.id != sub.id and other.active_from == sub.active_to:
+                gone = self._store(subs.end_at(other, other.active_from, ids=self._ids, now=now))
+                self._publish(EventType.CANCELLED, gone)
+        restored = self._store(replace(sub, active_to=None, updated_at=now))
+        self._publish(EventType.CONTINUED, restored)
+        return 200, self._render(restored, "v1")
 
     def _edit_v1(self, request: httpx.Request, sid: str) -> Reply:
         sub = self._subscription(sid)

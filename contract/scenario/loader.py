@@ -61,6 +61,7 @@ from contract.scenario.model import (
     RateCardSpec,
     Refusal,
     Requires,
+    RestoreStep,
     ResyncStep,
     Scenario,
     Setup,
@@ -686,6 +687,7 @@ _STEP_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "edit": (("add", "remove", "phase", "timing"), ()),
     "change_plan": (("plan", "timing", "settlement_mode"), ("plan",)),
     "continue": ((), ()),
+    "restore": ((), ()),
     "invoice": (("as_of", "progressive"), ()),
     "wait": (("until", "plus", "max"), ("until",)),
     "resync": (("force",), ()),
@@ -697,6 +699,7 @@ _STEP_CLASSES = (
     EditStep,
     ChangePlanStep,
     ContinueStep,
+    RestoreStep,
     InvoiceStep,
     WaitStep,
     ResyncStep,
@@ -711,6 +714,7 @@ class _Life:
     state: str = "none"  # none | active | canceled (end scheduled) | inactive (ended)
     plan: PlanSpec | None = None
     added: dict[str, RateCardSpec] = field(default_factory=dict)  # item key -> rate card added by edits
+    replaced: _Life | None = None  # a plan change scheduled for later: the subscription it replaces
 
     def describe(self) -> str:
         return {
@@ -934,8 +938,21 @@ class _StepParser:
             self._check_instants(m["timing"], timing.at)
         step = ChangePlanStep(plan=plan.key, timing=timing, settlement_mode=_settlement(m), **common)
         if not refused:
-            self.life = _Life(state="active", plan=plan)
+            later = timing.kind is not TimingKind.IMMEDIATE
+            self.life = _Life(state="active", plan=plan, replaced=self.life if later else None)
         return step
+
+    def _restore(self, n: _N, m: dict[str, _N], common: dict[str, Any], refused: bool) -> RestoreStep:
+        self._need_subscription(n, "restore")
+        if self.life.replaced is None and not refused:
+            raise n.error(
+                "restore needs a plan change scheduled for later (change_plan with timing "
+                f"next_billing_cycle first): it deletes that successor; here {self.life.describe()}"
+            )
+        if not refused and self.life.replaced is not None:
+            self.life = self.life.replaced
+            self.life.state = "active"
+        return RestoreStep(**common)
 
     def _continue(self, n: _N, m: dict[str, _N], common: dict[str, Any], refused: bool) -> ContinueStep:
         self._need_subscription(n, "continue")

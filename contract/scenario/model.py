@@ -378,6 +378,14 @@ class ContinueStep(StepBase):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RestoreStep(StepBase):
+    """Restore the subscription a plan change replaces (v1 ``restore``): OpenMeter deletes the
+    scheduled successor and the previous subscription goes on (its end is removed)."""
+
+    kind: ClassVar[str] = "restore"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InvoiceStep(StepBase):
     """Invoice the customer's pending lines now (v1 ``POST /billing/invoices/invoice``)."""
 
@@ -411,6 +419,7 @@ Step = (
     | EditStep
     | ChangePlanStep
     | ContinueStep
+    | RestoreStep
     | InvoiceStep
     | WaitStep
     | ResyncStep
@@ -423,6 +432,7 @@ STEP_TYPES: tuple[type[StepBase], ...] = (
     EditStep,
     ChangePlanStep,
     ContinueStep,
+    RestoreStep,
     InvoiceStep,
     WaitStep,
     ResyncStep,
@@ -592,6 +602,7 @@ __all__ = [
     "RateCardSpec",
     "Refusal",
     "Requires",
+    "RestoreStep",
     "ResyncStep",
     "RunKeys",
     "Scenario",

@@ -72,6 +72,7 @@ from contract.scenario.model import (
     InvoiceStep,
     PlanSpec,
     RateCardSpec,
+    RestoreStep,
     ResyncStep,
     RunKeys,
     Scenario,
@@ -128,6 +129,7 @@ class _Run:
     step_notes: list[str] = field(default_factory=list)  # observations that do not change the verdict
     views: dict[str, SubscriptionView] = field(default_factory=dict)  # every subscription as last read
     not_predicted: str | None = None  # why the engine cannot model this run (invariants still judge it)
+    replaced: str | None = None  # the subscription a plan change scheduled for later replaces (for restore)
 
 
 class Runner:
@@ -594,11 +596,26 @@ class Runner:
             old_view = self._read_view(run)
             old_as_of = old_view.active_to or clock.now()
             self._engine_sync(run, old_view, as_of=old_as_of)
+            run.replaced = sid if step.timing.kind is not TimingKind.IMMEDIATE else None
             run.subscription_id = changed.next.id
             run.subscriptions.append(changed.next.id)
             view = self._read_view(run)
             self._engine_sync(run, view, as_of=clock.now())
             return f"changed plan: {sid} ends {format_time(old_as_of)}, {changed.next.id} starts", True
+        if isinstance(step, RestoreStep):
+            if run.replaced is None:
+                raise StopScenario(f"step {step.index} (restore) needs a plan change scheduled for later")
+            previous, successor = run.replaced, sid
+            c.restore_subscription(previous)
+            # OpenMeter deletes the scheduled successor: a deleted subscription's target is empty
+            # (sync-model §3.2), so everything sync made for it must go
+            gone = run.views[successor]
+            run.views[successor] = replace(gone, active_to=gone.active_from)
+            self._engine_sync(run, run.views[successor], as_of=clock.now())
+            run.subscription_id, run.replaced = previous, None
+            view = self._read_view(run)
+            self._engine_sync(run, view, as_of=clock.now())
+            return f"restored {previous}; its scheduled successor {successor} deleted", True
         if isinstance(step, ContinueStep):
             c.continue_subscription(sid)
             view = self._read_view(run)

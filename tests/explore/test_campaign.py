@@ -74,3 +74,23 @@ def test_the_cli_writes_a_scenario_that_run_reproduces(tmp_path: Path, capsys: p
 def test_bad_budget_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explore", "--offline", "head", "--budget", "soon"]) == 2
     assert "--budget" in capsys.readouterr().err
+
+
+def test_known_classes_are_counted_not_found() -> None:
+    key = "log duplicate-unique-id (openmeterio/openmeter#4412)"
+    options = CampaignOptions(examples=8, seed=1, shrink_runs=5, known=frozenset({key}))
+    result = Campaign(options, _offline(Behaviour.ISSUE_4412)).run()
+    assert key not in {f.key for f in result.found}
+    assert result.known.get(key, 0) >= 1
+
+
+def test_the_known_classes_file_names_each_finding(tmp_path: Path) -> None:
+    from contract.commands.explore import load_known
+    from contract.errors import InputError
+
+    known = load_known("fixtures/findings/known-classes.yaml")
+    assert known and all(Path(f).is_file() for f in known.values())
+    bad = tmp_path / "k.yaml"
+    bad.write_text("known: [{class: x}]\n")
+    with pytest.raises(InputError, match=r"known\[0\]"):
+        load_known(str(bad))
