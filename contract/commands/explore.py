@@ -42,11 +42,11 @@ def parse_budget(text: str) -> float:
 
 
 #: Where recorded findings name the failure classes explore should report as known.
-DEFAULT_KNOWN = Path("fixtures/findings/known-classes.yaml")
+DEFAULT_KNOWN = Path("fixtures/known-classes.yaml")
 
 
 def load_known(path: str | None) -> dict[str, str]:
-    """``--known FILE`` (default fixtures/findings/known-classes.yaml when present) -> class -> finding."""
+    """``--known FILE`` (default fixtures/known-classes.yaml when present) -> class -> finding."""
     import yaml
 
     file = Path(path) if path is not None else DEFAULT_KNOWN

@@ -88,7 +88,7 @@ def test_the_known_classes_file_names_each_finding(tmp_path: Path) -> None:
     from contract.commands.explore import load_known
     from contract.errors import InputError
 
-    known = load_known("fixtures/findings/known-classes.yaml")
+    known = load_known("fixtures/known-classes.yaml")
     assert known and all(Path(f).is_file() for f in known.values())
     bad = tmp_path / "k.yaml"
     bad.write_text("known: [{class: x}]\n")
