@@ -105,8 +105,12 @@ __all__ = [
 
 # ------------------------------------------------------------------------------ the runner
 
-#: A failure seen on this many delivery attempts is taken as deterministic: polling stops waiting.
+#: A failure seen on this many delivery attempts, for this long into the step, is taken as
+#: deterministic and polling stops waiting. The worker's quick retries reach the DLQ within seconds
+#: (then polling stops at the DLQ line, with the whole evidence); a slower retry policy is cut here
+#: instead of at the step's deadline.
 REPEATED_FAILURE_ATTEMPTS = 3
+REPEATED_FAILURE_AFTER_S = 8.0
 
 
 @dataclass
@@ -841,7 +845,8 @@ class Runner:
                 break
             if clock.monotonic() >= deadline:
                 break
-            if findings and quiet >= poll.quiet_snapshots and self._sync_failed(run, log_mark):
+            waited = clock.monotonic() - (deadline - poll.deadline_s)
+            if findings and quiet >= poll.quiet_snapshots and self._sync_failed(run, log_mark, waited):
                 break  # the worker already failed this sync: waiting longer changes nothing
             remaining = deadline - clock.monotonic()
             self._say(
@@ -900,13 +905,14 @@ class Runner:
             return []
         return self.env.scan_logs(self._log_records(log_mark), run.subscriptions)
 
-    def _sync_failed(self, run: _Run, log_mark: Any) -> bool:
+    def _sync_failed(self, run: _Run, log_mark: Any, waited_s: float) -> bool:
         """True once the worker log shows this run's sync failing: the DLQ line, or a failure (known
         conclusive or unknown) repeated over attempts — retries of a deterministic error change nothing."""
         for ev in self._log_evidence(run, log_mark):
             if ev.subscription_id not in (None, *run.subscriptions):
                 continue
-            if ev.terminal or (ev.conclusive and ev.attempts >= REPEATED_FAILURE_ATTEMPTS):
+            repeated = ev.conclusive and ev.attempts >= REPEATED_FAILURE_ATTEMPTS
+            if ev.terminal or (repeated and waited_s >= REPEATED_FAILURE_AFTER_S):
                 return True
         return False
 
