@@ -247,7 +247,9 @@ def scenarios(draw: st.DrawFn, surface: Surface | None = None) -> dict[str, Any]
         str(c["feature"]) for p in plans for ph in p["phases"] for c in ph["rate_cards"] if c.get("feature")
     }
     life.renewable = subscribe.get("billing_anchor") == "now-P1W+PT15S"
-    for intention in draw(st.lists(st.sampled_from(ACTIONS), min_size=min(2, surface.max_steps), max_size=surface.max_steps)):
+    for intention in draw(
+        st.lists(st.sampled_from(ACTIONS), min_size=min(2, surface.max_steps), max_size=surface.max_steps)
+    ):
         for step in _interpret(draw, intention, life, plan_cadence, surface):
             steps.append(step)
             for card in step.get("edit", {}).get("add", []):
