@@ -49,7 +49,7 @@ from contract.model.snapshot import (
     SyncState,
 )
 from contract.model.targetstate import TargetState, TargetStateError, build_target_state, has_billables
-from contract.model.time import require_utc
+from contract.model.time import RecurrenceCache, require_utc
 
 
 class Behaviour(enum.StrEnum):
@@ -102,6 +102,7 @@ class Engine:
     def __init__(self, config: SyncConfig | None = None, behaviour: Behaviour = Behaviour.HEAD) -> None:
         self.config = config if config is not None else SyncConfig()
         self.behaviour = behaviour
+        self._recurrence = RecurrenceCache()  # per engine: results never depend on other engines' work
 
     def __repr__(self) -> str:
         return f"Engine(config={self.config!r}, behaviour={self.behaviour.value!r})"
@@ -134,7 +135,7 @@ class Engine:
                 charges_enabled=self.config.credits_enabled,
                 include_charge_managed=self._legacy,
             )
-            target = TargetState((), as_of) if deleted else build_target_state(subscription, as_of)
+            target = TargetState((), as_of) if deleted else build_target_state(subscription, as_of, self._recurrence)
             persisted = repair_charge_items(ws, target.items, persisted)
             ctx = SyncContext(subscription, self.config, charges_enabled=self.config.credits_enabled)
             ops = plan(target.items, persisted, ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,7 @@ from contract.model import (
     SettlementMode,
     Subscription,
     SyncConfig,
+    SyncState,
     cancel_active_to,
     empty_state,
 )
@@ -252,9 +254,8 @@ def test_sync_state_records_the_horizon_and_billables() -> None:
     assert snap.sync_state.has_billables and snap.sync_state.next_sync_after == t("2024-02-01")
     free = subscription(phase("default", api=(version("api", unpriced(), t("2024-01-01")),)), sub_id="F")
     state = synced(engine, free, "2024-01-05")
-    assert engine.snapshot(state, "F").sync_state == engine.snapshot(state, "F").sync_state
-    st = engine.snapshot(state, "F").sync_state
-    assert st is not None and not st.has_billables and st.next_sync_after is None
+    # a free subscription is recorded as synced, with nothing billable and no next sync
+    assert engine.snapshot(state, "F").sync_state == SyncState(has_billables=False, next_sync_after=None)
 
 
 def test_deleted_subscription_removes_everything() -> None:
@@ -270,11 +271,17 @@ def test_deleted_subscription_removes_everything() -> None:
 
 def test_zero_priced_flat_fees_make_no_lines_and_no_gathering_invoice() -> None:
     sub = simple(flat("0", cadence=d("P1D")))
-    for config in (SyncConfig(), LINES):
-        engine = Engine(config)
-        snap = engine.snapshot(synced(engine, sub, "2024-01-03T12:00:00Z"), "S")
-        assert not snap.gathering_invoice_exists
-        assert all(a.mirror is None for a in snap.items)
+    engine = Engine(SyncConfig())
+    snap = engine.snapshot(synced(engine, sub, "2024-01-03T12:00:00Z"), "S")
+    assert not snap.gathering_invoice_exists
+    # charges are kept for a zero amount (§1.5), each without a mirror line (§1.7)
+    assert len(snap.items) >= 3 and {a.backend for a in snap.items} == {Backend.CHARGE}
+    assert [a.mirror for a in snap.items] == [None] * len(snap.items)
+    assert {a.amount for a in snap.items} == {Decimal("0.00")}
+    engine = Engine(LINES)
+    snap = engine.snapshot(synced(engine, sub, "2024-01-03T12:00:00Z"), "S")
+    assert not snap.gathering_invoice_exists
+    assert snap.items == ()  # the invoice backend drops zero-amount targets
 
 
 def test_snapshot_passes_step_results_through() -> None:
@@ -391,3 +398,139 @@ def test_cancel_in_the_first_second_of_a_period_fails_like_upstreams_charge_vali
     lines = Engine(LINES)
     ok = lines.sync(synced(lines, sub, "2024-01-20"), cancel, t("2024-02-01T00:00:00.5Z"))
     assert ok.error is None and ok.operations == OperationCounts(prorate=1)
+
+
+# boundaries the oracle corpus does not reach ------------------------------------------------
+
+
+def test_an_immediate_cancel_in_the_last_microsecond_of_a_second_shrinks_the_charge() -> None:
+    # the cancelled event syncs as of activeTo; the horizon is widened to that whole second
+    # (§2.6 step 4), so the current period (invoiceAt = activeTo) is kept and shrunk (§3.4)
+    sub = simple(usage())
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    cancel = cancelled(sub, "2024-01-15T00:00:00.999999Z")
+    result = engine.sync(state, cancel, t("2024-01-15T00:00:00.999999Z"))
+    assert result.error is None and result.operations == OperationCounts(shrink=1)
+    [charge] = engine.snapshot(result.state, "S").items
+    assert charge.service_period == Period(t("2024-01-01"), t("2024-01-15"))
+    assert charge.invoice_at == t("2024-01-15")
+
+
+def test_a_sync_exactly_at_a_phase_boundary_does_not_generate_the_next_phase_yet() -> None:
+    # §2.6 step 6: the phase loop stops after a generated phase whose end >= asOf
+    sub = subscription(
+        phase("trial", fee=(version("fee", flat("1"), t("2024-01-01")),)),
+        phase("paid", "P1M", fee=(version("fee", flat("9"), t("2024-02-01")),)),
+    )
+    engine = Engine()
+    snap = engine.snapshot(synced(engine, sub, "2024-02-01"), "S")
+    assert [a.id for a in snap.items] == ["S/trial/fee/v[0]/period[0]"]
+    later = engine.snapshot(synced(engine, sub, "2024-02-01T00:00:01Z"), "S")
+    assert "S/paid/fee/v[0]/period[0]" in {a.id for a in later.items}
+
+
+def test_a_flat_fee_patched_exactly_at_its_invoice_at_becomes_active() -> None:
+    # upstream's IsAfterInvoiceAt is "not before": at invoiceAt itself the charge advances
+    sub = simple(flat("31", PaymentTerm.IN_ARREARS), key="fee")
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    cancel = cancelled(sub, "2024-01-15")
+    result = engine.sync(state, cancel, t("2024-01-15"), now=t("2024-01-15"))
+    [fee] = engine.snapshot(result.state, "S").items
+    assert fee.invoice_at == t("2024-01-15")
+    assert fee.status == "active"
+
+
+def test_a_cancel_patches_a_one_time_fee_charge_full_service_period_too() -> None:
+    # §3.3: a period patch sets SP.to, FSP.to, BP.to and invoiceAt from the target
+    sub = simple(flat("5", cadence=None), key="setup")
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    [before] = engine.snapshot(state, "S").items
+    assert before.full_service_period == Period(t("2024-01-01"), t("2024-01-01"))
+    cancel = cancelled(sub, "2024-01-20")
+    result = engine.sync(state, cancel, t("2024-01-20"))
+    [fee] = engine.snapshot(result.state, "S").items
+    assert fee.service_period == Period(t("2024-01-01"), t("2024-01-20"))
+    assert fee.full_service_period == Period(t("2024-01-01"), t("2024-01-20"))
+    assert fee.amount == Decimal("5.00")
+
+
+def test_an_instant_flat_fee_charge_is_not_prorated_to_zero() -> None:
+    # a version living less than a second: its flat target survives with an empty SP (§2.5) and
+    # the charge-side rule prorates only when 0 < dur(SP) (§1.7), so the full amount is charged
+    v0 = version("fee", flat("5"), t("2024-01-10T00:00:00.2Z"), t("2024-01-10T00:00:00.7Z"))
+    v1 = version("fee", flat("7"), t("2024-01-10T00:00:00.7Z"))
+    sub = subscription(phase("default", fee=(v0, v1)))
+    engine = Engine()
+    items = engine.snapshot(synced(engine, sub, "2024-01-10T00:00:01Z"), "S").by_id()
+    instant = items["S/default/fee/v[0]/period[0]"]
+    assert instant.service_period == Period(t("2024-01-10"), t("2024-01-10"))
+    assert instant.amount == Decimal("5.00")
+    assert instant.mirror is not None and instant.mirror.amount == Decimal("5.00")
+
+
+def test_a_realization_run_starting_at_the_new_end_loses_its_line_on_shrink() -> None:
+    # two progressive invoices split the usage charge at Jan 10 and Jan 20; an immediate cancel
+    # at Jan 10 leaves nothing of the second run: its draft line goes (§3.3)
+    sub = simple(usage())
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-02")
+    state = engine.invoice(state, "C", t("2024-01-10"), progressive=True).state
+    second = engine.invoice(state, "C", t("2024-01-20"), progressive=True)
+    [run2] = [ln for ln in second.state.customer("C").lines.values() if ln.service_period.start == t("2024-01-10")]
+    cancel = cancelled(sub, "2024-01-10")
+    result = engine.sync(second.state, cancel, t("2024-01-10"))
+    assert result.error is None
+    lines = result.state.customer("C").lines
+    assert lines[run2.id].deleted
+    [stored] = result.state.customer("C").charges.values()
+    assert [r.service_period for r in stored.runs] == [Period(t("2024-01-01"), t("2024-01-10"))]
+
+
+def test_under_issue_4412_a_mirror_line_rebuilt_after_invoicing_carries_the_unique_id() -> None:
+    # §4: in the #4412 window the mirror builders copied the charge's unique id into the line
+    sub = simple(usage())
+    for behaviour, expected in ((Behaviour.ISSUE_4412, "S/default/api/v[0]/period[0]"), (Behaviour.HEAD, None)):
+        engine = Engine(behaviour=behaviour)
+        state = synced(engine, sub, "2024-01-02")
+        state = engine.invoice(state, "C", t("2024-01-10"), progressive=True).state
+        cust = state.customer("C")
+        gathering = {i.id for i in cust.gathering_invoices()}
+        [mirror] = [ln for ln in cust.lines.values() if ln.invoice_id in gathering and not ln.deleted]
+        assert mirror.service_period == Period(t("2024-01-10"), t("2024-02-01"))
+        assert mirror.child_unique_reference_id == expected, behaviour
+
+
+def test_the_invoice_created_follow_up_sync_runs_as_of_now() -> None:
+    # the cancelled event syncs as of activeTo (months ahead: every in-advance period up to it);
+    # the invoice it triggers refills as of now (§2.6), whose horizon ends with the next period
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    cancel = cancelled(sub, "2024-01-05", t("2024-05-01"))  # type: ignore[arg-type]
+    only_sync = engine.sync(state, cancel, t("2024-05-01"), now=t("2024-01-05"))
+    assert len(engine.snapshot(only_sync.state, "S").items) == 4
+    result = engine.sync_and_invoice(state, cancel, t("2024-05-01"), t("2024-01-05"))
+    assert result.error is None
+    snap = engine.snapshot(result.state, "S")
+    assert sorted(a.id for a in snap.items) == ["S/default/fee/v[0]/period[0]", "S/default/fee/v[0]/period[1]"]
+
+
+def test_a_line_on_an_immutable_invoice_is_never_deleted_by_sync() -> None:
+    # §3.3: immutable (issued) invoices are left untouched; upstream records a validation issue
+    sub = simple(flat("10"), key="fee")
+    engine = Engine(LINES)
+    state = synced(engine, sub, "2024-01-20")  # period[1] (in advance, Feb 1) is pre-generated
+    state = engine.invoice(state, "C", t("2024-01-20"), as_of=t("2024-02-01")).state
+    cust = state.customer("C")
+    [draft] = [i for i in cust.invoices.values() if i.status == "draft"]
+    issued = replace(cust, invoices={**cust.invoices, draft.id: replace(draft, status="issued", immutable=True)})
+    state = state.with_customer("C", issued, state.next_seq)
+    [next_line] = [ln for ln in issued.lines.values() if ln.child_unique_reference_id == "S/default/fee/v[0]/period[1]"]
+    cancel = cancelled(sub, "2024-01-20", "next_billing_cycle")
+    result = engine.sync(state, cancel, t("2024-02-01"))
+    assert result.error is None
+    kept = result.state.customer("C").lines[next_line.id]
+    assert not kept.deleted and kept == next_line

@@ -184,3 +184,13 @@ def test_engine_state_copies_only_the_changed_customer() -> None:
     assert changed.customers["A"] is a
     assert base.customers["B"] is b
     assert changed.next_seq == 9
+
+
+def test_lines_on_a_deleted_standard_invoice_are_still_loaded_those_on_a_deleted_gathering_invoice_not() -> None:
+    # upstream's standard-line query filters lines (not deleted, or manual) but not their invoice's
+    # deletion; a deleted gathering invoice holds no lines sync must see
+    cust = state(line(invoice_id="D"))
+    cust = replace(cust, invoices={**cust.invoices, "D": Invoice("D", "C", "USD", "draft", deleted=True)})
+    assert list(load(cust)) == [UID]
+    gone = replace(cust, invoices={"D": Invoice("D", "C", "USD", GATHERING, deleted=True)})
+    assert load(gone) == {}
