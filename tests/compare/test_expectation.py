@@ -95,3 +95,31 @@ def test_a_prediction_expects_what_it_saw_absent_too() -> None:
         ("S/p/a/v[0]/period[0]", "mirror"),
         (None, "gathering_invoice"),
     }
+
+
+def test_a_meta_status_is_expected_only_where_the_prediction_is_deterministic() -> None:
+    settled = Artifact("S/p/a/v[0]/period[0]", Backend.CHARGE, JAN, FEB1, status="created", status_deterministic=True)
+    pending = Artifact("S/p/a/v[0]/period[1]", Backend.CHARGE, JAN, FEB1, status="created", status_deterministic=False)
+    realizing = Artifact(
+        "S/p/a/v[0]/period[2]",
+        Backend.CHARGE,
+        JAN,
+        FEB1,
+        status="active.realization.waiting_for_collection",
+        status_deterministic=True,
+    )
+    exp = Expectation.from_snapshot(Snapshot(items=(settled, pending, realizing)), ("status_class",))
+    assert [i.status_class for i in exp.items] == ["created", None, "active"]
+    observed = Snapshot(
+        items=(
+            Artifact(settled.id, Backend.CHARGE, JAN, FEB1, status="active"),
+            Artifact(pending.id, Backend.CHARGE, JAN, FEB1, status="active"),  # the advancer ran: fine
+            Artifact(realizing.id, Backend.CHARGE, JAN, FEB1, status="active"),  # the API shows meta only
+        )
+    )
+    assert [(f.id, f.field, f.expected, f.actual) for f in diff(exp, observed)] == [
+        (settled.id, "status_class", "created", "active")
+    ]
+    # the exact (detailed) status is still expected when asked for
+    exact = Expectation.from_snapshot(Snapshot(items=(pending,)), ("status",))
+    assert exact.items[0].status == "created"

@@ -315,7 +315,7 @@ def test_sync_and_invoice_moves_trimmed_mirror_lines_to_a_draft_invoice_after_a_
     assert result.operations == OperationCounts(shrink=2)
     snap = engine.snapshot(result.state, "S")
     assert not snap.gathering_invoice_exists
-    assert {a.status for a in snap.items} == {"active"}
+    assert {a.status for a in snap.items} == {"active.realization.waiting_for_collection"}
     assert {a.mirror for a in snap.items} == {None}
     assert {line.line_id for line in result.invoiced} == mirror_ids
     assert {line.service_period for line in result.invoiced} == {
@@ -534,3 +534,88 @@ def test_a_line_on_an_immutable_invoice_is_never_deleted_by_sync() -> None:
     assert result.error is None
     kept = result.state.customer("C").lines[next_line.id]
     assert not kept.deleted and kept == next_line
+
+
+# charge statuses through invoicing (upstream's flatfee / usagebased credit_then_invoice machines)
+
+
+def test_a_flat_fee_walks_the_realization_statuses_through_invoicing_collection_and_issue() -> None:
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    items = engine.snapshot(state, "S").by_id()
+    first, second = items["S/default/fee/v[0]/period[0]"], items["S/default/fee/v[0]/period[1]"]
+    # creation does not advance; period[0]'s invoiceAt (Jan 1) has passed, so the charge advancer
+    # may move it at any time: not deterministic; period[1] cannot move before Feb 1
+    assert (first.status, first.status_deterministic) == ("created", False)
+    assert (second.status, second.status_deterministic) == ("created", True)
+    invoiced = engine.invoice(state, "C", t("2024-01-05"))
+    fee = engine.snapshot(invoiced.state, "S").by_id()["S/default/fee/v[0]/period[0]"]
+    assert (fee.status, fee.status_deterministic) == ("active.realization.waiting_for_collection", True)
+    collected = engine.collect(invoiced.state, "C", t("2024-01-05T01:00:00Z"))
+    fee = engine.snapshot(collected, "S").by_id()["S/default/fee/v[0]/period[0]"]
+    assert fee.status == "active.realization.processing"
+    issued = engine.issue(collected, "C", t("2024-01-05T02:00:00Z"))
+    fee = engine.snapshot(issued, "S").by_id()["S/default/fee/v[0]/period[0]"]
+    assert fee.status == "active.awaiting_payment_settlement"
+    assert engine.snapshot(issued, "S").by_id()["S/default/fee/v[0]/period[1]"].status == "created"
+    [draft_id] = invoiced.invoice_ids
+    assert issued.customer("C").invoices[draft_id].immutable
+
+
+def test_issuing_collects_first_and_leaves_other_charges_alone() -> None:
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    state = engine.invoice(synced(engine, sub, "2024-01-05"), "C", t("2024-01-05")).state
+    issued = engine.issue(state, "C", t("2024-01-06"))
+    statuses = {a.id: a.status for a in engine.snapshot(issued, "S").items}
+    assert statuses == {
+        "S/default/fee/v[0]/period[0]": "active.awaiting_payment_settlement",
+        "S/default/fee/v[0]/period[1]": "created",
+    }
+    assert engine.issue(issued, "C", t("2024-01-07")) == replace(issued, now=t("2024-01-07"))  # no draft left
+
+
+def test_a_partial_usage_run_returns_the_charge_to_active_once_issued_the_final_one_awaits_payment() -> None:
+    sub = simple(usage())
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-02")
+    state = engine.invoice(state, "C", t("2024-01-10"), progressive=True).state
+    [charge] = engine.snapshot(state, "S").items
+    assert charge.status == "active.realization.waiting_for_collection"
+    state = engine.issue(state, "C", t("2024-01-11"))
+    [charge] = engine.snapshot(state, "S").items
+    assert charge.status == "active"  # more of the service period is still to be invoiced
+    state = engine.invoice(state, "C", t("2024-02-01")).state
+    charge = engine.snapshot(state, "S").by_id()["S/default/api/v[0]/period[0]"]
+    assert charge.status == "active.realization.waiting_for_collection"
+    state = engine.issue(state, "C", t("2024-02-02"))
+    charge = engine.snapshot(state, "S").by_id()["S/default/api/v[0]/period[0]"]
+    assert charge.status == "active.awaiting_payment_settlement"
+
+
+def test_a_shrink_while_waiting_for_collection_keeps_the_status_and_a_delete_ends_it() -> None:
+    # shrink/extend/delete are internal transitions of the realization states
+    sub = simple(usage())
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-02")
+    state = engine.invoice(state, "C", t("2024-01-10"), progressive=True).state
+    cancel = cancelled(sub, "2024-01-20")
+    state = engine.sync(state, cancel, t("2024-01-20")).state
+    [charge] = engine.snapshot(state, "S").items
+    assert charge.service_period == Period(t("2024-01-01"), t("2024-01-20"))
+    assert charge.status == "active.realization.waiting_for_collection"
+    gone = engine.sync(state, cancel, t("2024-01-20"), deleted=True)
+    assert [a.status for a in engine.snapshot(gone.state, "S").deleted_charges] == ["deleted"]
+
+
+def test_a_created_charge_due_within_the_status_margin_is_not_deterministic() -> None:
+    # at 23:55 the next period's in-advance fee (invoiceAt Feb 1) exists; a run observing it takes
+    # time, and the charge advancer may move it at midnight: its status is not compared live
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    snap = engine.snapshot(synced(engine, sub, "2024-01-31T23:55:00Z"), "S").by_id()
+    assert snap["S/default/fee/v[0]/period[1]"].status == "created"
+    assert snap["S/default/fee/v[0]/period[1]"].status_deterministic is False
+    early = engine.snapshot(synced(engine, sub, "2024-01-31T23:40:00Z"), "S").by_id()
+    assert early["S/default/fee/v[0]/period[1]"].status_deterministic is True
