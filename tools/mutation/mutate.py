@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the catalogue and exit")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="only the model, comparator and oracle tests")
+    parser.add_argument("--skip-equivalent", action="store_true", help="do not run the mutants argued equivalent")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--json", type=Path, help="write the outcomes to this file")
     parser.add_argument("--from-ref", help="mutate this commit instead of the working tree (e.g. a baseline)")
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.only or m.id in args.only]
+    if args.skip_equivalent:
+        chosen = [m for m in chosen if not m.equivalent]
     if args.list:
         for m in chosen:
             tag = " [equivalent]" if m.equivalent else ""
