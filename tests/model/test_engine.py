@@ -619,3 +619,43 @@ def test_a_created_charge_due_within_the_status_margin_is_not_deterministic() ->
     assert snap["S/default/fee/v[0]/period[1]"].status_deterministic is False
     early = engine.snapshot(synced(engine, sub, "2024-01-31T23:40:00Z"), "S").by_id()
     assert early["S/default/fee/v[0]/period[1]"].status_deterministic is True
+
+
+def test_sync_and_invoice_counts_the_creations_of_its_follow_up_sync() -> None:
+    # the created event syncs just before midnight; invoicing at midnight + 1 s takes January's
+    # and February's in-advance fees, and its refill sync (as of now, §2.6) creates March's
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    result = engine.sync_and_invoice(empty_state(), sub, t("2024-01-31T23:59:59Z"), t("2024-02-01T00:00:01Z"))
+    assert result.error is None
+    assert result.operations == OperationCounts(create=3)
+    assert "S/default/fee/v[0]/period[2]" in engine.snapshot(result.state, "S").by_id()
+
+
+def test_an_already_deleted_manual_line_is_not_deleted_again() -> None:
+    # §3.1 loads manually managed deleted lines; §3.3 skips deleting what is already deleted
+    sub = simple(flat("10"), key="fee")
+    engine = Engine(LINES)
+    state = synced(engine, sub, "2024-01-20")
+    cust = state.customer("C")
+    [nxt] = [ln for ln in cust.lines.values() if ln.child_unique_reference_id == "S/default/fee/v[0]/period[1]"]
+    gone = replace(nxt, managed_by="manual", deleted=True)
+    state = state.with_customer("C", replace(cust, lines={**cust.lines, nxt.id: gone}), state.next_seq)
+    result = engine.sync(state, cancelled(sub, "2024-01-20", "next_billing_cycle"), t("2024-02-01"))
+    assert result.error is None and result.operations == OperationCounts()
+    assert result.state.customer("C").lines[nxt.id] == gone
+
+
+def test_a_line_on_a_draft_standard_invoice_keeps_its_invoice_at_when_prorated() -> None:
+    # §3.3: a patched line takes the target's invoiceAt only on the gathering invoice
+    sub = simple(flat("31", PaymentTerm.IN_ARREARS), key="fee")
+    engine = Engine(LINES)
+    state = synced(engine, sub, "2024-01-05")
+    state = engine.invoice(state, "C", t("2024-01-10"), as_of=t("2024-02-01")).state
+    [line] = [ln for ln in state.customer("C").lines.values() if not ln.deleted]
+    result = engine.sync(state, cancelled(sub, "2024-01-15"), t("2024-01-15"))
+    assert result.error is None and result.operations == OperationCounts(prorate=1)
+    patched = result.state.customer("C").lines[line.id]
+    assert patched.service_period == Period(t("2024-01-01"), t("2024-01-15"))
+    assert patched.amount == Decimal("14.00")
+    assert patched.invoice_at == t("2024-02-01")

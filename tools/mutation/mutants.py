@@ -68,7 +68,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "in-arrears targets over an instant full service period are billable"),
     Mutant("S9", M + "targetstate.py", "if sub.active_to is not None and start >= sub.active_to:",
            "if sub.active_to is not None and start > sub.active_to:",
-           "a version starting exactly at the subscription end is generated"),
+           "a version starting exactly at the subscription end is generated",
+           equivalent="the phase end is capped at activeTo, so such a version also starts at or after its "
+           "phase end and the next check skips it and its successors the same way"),
     Mutant("S10", M + "targetstate.py", "if flat or not floored_sp.is_empty:", "if not floored_sp.is_empty:",
            "flat targets whose floored service period is empty are dropped"),
     Mutant("S11", M + "targetstate.py", "if current is not None and limit != current.start:",
@@ -139,7 +141,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "and touches no line, so nothing observable changes"),
     Mutant("R10", M + "reconcile.py",
            "    if updated.service_period.floor().is_empty:\n        ws.delete_line(line.id)\n        return True\n",
-           "", "a usage line shrunk to an empty period is kept instead of deleted"),
+           "", "a usage line shrunk to an empty period is kept instead of deleted",
+           equivalent="the line takes the target's service period, and a usage target whose floored period is "
+           "empty was already dropped (§2.5), so the floored period is never empty here"),
     Mutant("R11", M + "reconcile.py", "    if on_gathering:\n        updated = replace(updated, invoice_at=target.invoice_at)",
            "    if True:\n        updated = replace(updated, invoice_at=target.invoice_at)",
            "a line on a draft standard invoice gets its invoiceAt moved"),
