@@ -212,6 +212,9 @@ def test_recreated_item_rows_repoint_charges_without_counting_an_operation() -> 
     [charge] = engine.snapshot(result.state, "S").items
     assert charge.item_id == "new-row"
     assert charge.mirror is not None
+    # the mirror line follows too (observed live: charges and lines are re-pointed to the new rows)
+    mirror = result.state.customer("C").lines[charge.mirror.line_id or ""]
+    assert mirror.subscription is not None and mirror.subscription.item_id == "new-row"
 
 
 def test_routing_follows_the_deployment_and_never_migrates_existing_artifacts() -> None:
