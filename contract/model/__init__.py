@@ -39,10 +39,12 @@ from contract.model.persisted import (
     Invoice,
     InvoiceLine,
     LineEngine,
+    Realization,
     RealizationRun,
     SplitLineGroup,
     SubscriptionRef,
     empty_state,
+    meta_status,
 )
 from contract.model.snapshot import (
     Artifact,
@@ -92,6 +94,7 @@ __all__ = [
     "Price",
     "PriceType",
     "RateCard",
+    "Realization",
     "RealizationRun",
     "SettlementMode",
     "Snapshot",
@@ -111,6 +114,7 @@ __all__ = [
     "format_time",
     "generate_phase",
     "mark_kept",
+    "meta_status",
     "parse_time",
     "parse_unique_id",
     "round_money",

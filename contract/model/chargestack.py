@@ -8,20 +8,26 @@ Sync only writes charge *intents* (create, delete, shrink, extend — shared/des
   amount after proration, none when that amount is zero; usage based — from the end of the
   latest invoiced run (or the service period start) to the service period end, floored, none
   when empty; ``credit_only`` charges never touch invoicing;
-* after a patch the charge advances at ``now`` (upstream's state machine, meta statuses only):
-  ``created`` usage charges become ``active`` once ``now >= SP.from``; ``created`` flat fees
-  become ``active`` (non-zero amount) or ``final`` (zero) once ``now >= invoiceAt``; ``active``
-  zero-amount flat fees become ``final``. Creation alone does not advance a charge;
+* after a patch the charge advances at ``now`` (:func:`advance`, upstream's state machines in
+  ``openmeter/billing/charges/{flatfee,usagebased}``): ``created`` usage charges become
+  ``active`` once ``now >= SP.from``; ``created`` flat fees become ``active`` (non-zero amount)
+  or ``final`` (zero) once ``now >= invoiceAt``; ``active`` zero-amount flat fees become
+  ``final``. Creation alone does not advance a charge;
+* invoice events move ``credit_then_invoice`` charges through upstream's detailed statuses
+  (``status`` holds the detailed one; :attr:`Charge.meta_status` is what the API shows):
+  invoice created -> ``active.realization.waiting_for_collection``; collection completed ->
+  ``active.realization.processing``; invoice issued -> ``active.awaiting_payment_settlement``
+  (or back to ``active`` after a partial usage run);
 * delete: status ``deleted``, mirror line removed, run lines on mutable invoices removed.
 
-Not modelled: detailed realization sub-statuses, collection, payment, credit allocation, API
-overrides.
+Not modelled: zero-fiat-overage runs (credits covering a run), payment settlement (-> ``final``),
+credit allocation, API overrides.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contract.model.domain import Price, PriceType, SettlementMode
 from contract.model.persisted import (
@@ -30,6 +36,7 @@ from contract.model.persisted import (
     ChargeType,
     InvoiceLine,
     LineEngine,
+    Realization,
     RealizationRun,
     SubscriptionRef,
     SyncError,
@@ -155,7 +162,12 @@ def refresh_mirror(ws: Workspace, charge: Charge, *, legacy_unique_id: bool, new
 
 
 def advance(charge: Charge, now: datetime) -> Charge:
-    """Upstream's ``TriggerNext`` after a patch, at wall-clock ``now`` (meta statuses only)."""
+    """Upstream's ``AdvanceUntilStable`` (``TriggerNext`` while permitted) at wall-clock ``now``.
+
+    ``created`` usage charges become ``active`` once ``now >= SP.from``; ``created`` flat fees
+    become ``active`` (non-zero amount) or ``final`` (zero) once ``now >= invoiceAt``; ``active``
+    zero-amount flat fees become ``final``. Realization statuses wait for invoice events.
+    """
     status = charge.status
     if charge.type is ChargeType.USAGE_BASED:
         if status == ChargeStatus.CREATED and now >= charge.service_period.start:
@@ -168,6 +180,64 @@ def advance(charge: Charge, now: datetime) -> Charge:
         elif status == ChargeStatus.ACTIVE and zero:
             status = ChargeStatus.FINAL
     return charge if status == charge.status else replace(charge, status=status)
+
+
+def on_invoice_created(charge: Charge, now: datetime) -> Charge:
+    """A standard invoice took one of the charge's lines (upstream ``OnStandardInvoiceCreated``).
+
+    The charge first advances at ``now``; an ``active`` charge then takes ``invoice_created`` to
+    ``active.realization.started`` and at once ``next`` to ``...waiting_for_collection``, where it
+    stays until the invoice's collection completes. A charge already realizing keeps its status.
+    """
+    charge = advance(charge, now)
+    if charge.status == ChargeStatus.ACTIVE:
+        return replace(charge, status=Realization.WAITING_FOR_COLLECTION)
+    return charge
+
+
+def on_collection_completed(charge: Charge) -> Charge:
+    """The invoice's collection period ended (``collection_completed``): waiting -> processing.
+
+    Not modelled: a run whose fiat overage is zero (credits cover it) moving on to ``final``.
+    """
+    if charge.status == Realization.WAITING_FOR_COLLECTION:
+        return replace(charge, status=Realization.PROCESSING)
+    return charge
+
+
+def on_invoice_issued(charge: Charge, run_end: datetime) -> Charge:
+    """The invoice was issued (``invoice_issued``): processing -> issuing -> completed, then
+    ``active.awaiting_payment_settlement`` for a flat fee or a usage run reaching the service
+    period's end, back to ``active`` for an earlier (progressive) usage run. Payment settlement
+    (-> ``final``) is not modelled."""
+    if charge.status != Realization.PROCESSING:
+        return charge
+    if charge.type is ChargeType.USAGE_BASED and run_end < charge.service_period.end:
+        return replace(charge, status=ChargeStatus.ACTIVE)
+    return replace(charge, status=Realization.AWAITING_PAYMENT_SETTLEMENT)
+
+
+#: How far ahead of a step a pending advancement must lie for its status to count as settled: the
+#: time a live run takes to observe the step (its polling deadline) with room to spare.
+STATUS_MARGIN = timedelta(minutes=10)
+
+
+def status_is_deterministic(charge: Charge, now: datetime | None) -> bool:
+    """Whether OpenMeter must show the charge's meta status as predicted, whatever its schedulers did.
+
+    * ``deleted`` and ``final``: only a later sync changes them;
+    * ``active`` (with every ``active.realization.*``): leaving it needs a zero-fiat collection or a
+      settled payment, both at least a collection interval (default ``PT1H``) after invoicing;
+    * ``created``: only while the charge's advancement guard (flat fee: invoiceAt; usage: the
+      service period start) lies more than :data:`STATUS_MARGIN` after ``now``; once it has passed,
+      the charge advancer (``billing advance-charges``, a cron) may or may not have run.
+    """
+    if charge.meta_status is not ChargeStatus.CREATED:
+        return True
+    if now is None:
+        return False
+    guard = charge.invoice_at if charge.type is ChargeType.FLAT_FEE else charge.service_period.start
+    return guard > now + STATUS_MARGIN
 
 
 def change_period(
@@ -299,6 +369,7 @@ def engine_for(charge: Charge) -> LineEngine:
 
 
 __all__ = [
+    "STATUS_MARGIN",
     "advance",
     "change_period",
     "create_charge",
@@ -308,6 +379,10 @@ __all__ = [
     "engine_for",
     "mirror_price",
     "new_charge",
+    "on_collection_completed",
+    "on_invoice_created",
+    "on_invoice_issued",
     "refresh_mirror",
     "repoint_item",
+    "status_is_deterministic",
 ]

@@ -26,8 +26,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from contract.model.chargestack import status_is_deterministic
 from contract.model.domain import Backend, Subscription, SyncConfig
-from contract.model.invoicing import InvoiceResult, invoice_pending_lines
+from contract.model.invoicing import InvoiceResult, collect_invoices, invoice_pending_lines, issue_invoices
 from contract.model.persisted import (
     Charge,
     ChargeStatus,
@@ -49,7 +50,7 @@ from contract.model.snapshot import (
     SyncState,
 )
 from contract.model.targetstate import TargetState, TargetStateError, build_target_state, has_billables
-from contract.model.time import require_utc
+from contract.model.time import RecurrenceCache, require_utc
 
 
 class Behaviour(enum.StrEnum):
@@ -102,6 +103,7 @@ class Engine:
     def __init__(self, config: SyncConfig | None = None, behaviour: Behaviour = Behaviour.HEAD) -> None:
         self.config = config if config is not None else SyncConfig()
         self.behaviour = behaviour
+        self._recurrence = RecurrenceCache()  # per engine: results never depend on other engines' work
 
     def __repr__(self) -> str:
         return f"Engine(config={self.config!r}, behaviour={self.behaviour.value!r})"
@@ -134,7 +136,7 @@ class Engine:
                 charges_enabled=self.config.credits_enabled,
                 include_charge_managed=self._legacy,
             )
-            target = TargetState((), as_of) if deleted else build_target_state(subscription, as_of)
+            target = TargetState((), as_of) if deleted else build_target_state(subscription, as_of, self._recurrence)
             persisted = repair_charge_items(ws, target.items, persisted)
             ctx = SyncContext(subscription, self.config, charges_enabled=self.config.credits_enabled)
             ops = plan(target.items, persisted, ctx)
@@ -144,7 +146,7 @@ class Engine:
         billables = has_billables(subscription) and not deleted
         next_sync = (target.max_generation_limit or now) if billables else None
         ws.sync_states[subscription.id] = SyncState(billables, next_sync)
-        return SyncResult(state.with_customer(customer_id, ws.freeze(), ws.next_seq), counts)
+        return SyncResult(state.with_customer(customer_id, ws.freeze(), ws.next_seq, now), counts)
 
     # invoicing -------------------------------------------------------------------------------
     def invoice(
@@ -157,6 +159,21 @@ class Engine:
     ) -> InvoiceResult:
         """Invoice the customer's due gathering lines at ``at`` (cut-off ``as_of``, default ``at``)."""
         return invoice_pending_lines(state, customer_id, at, as_of, progressive, legacy_mirror_ids=self._legacy)
+
+    def collect(
+        self, state: EngineState, customer_id: str, now: datetime, invoice_ids: tuple[str, ...] | None = None
+    ) -> EngineState:
+        """The collection period of the customer's draft invoices ends at ``now`` (charges waiting
+        for collection move to ``active.realization.processing``)."""
+        return collect_invoices(state, customer_id, now, invoice_ids)
+
+    def issue(
+        self, state: EngineState, customer_id: str, now: datetime, invoice_ids: tuple[str, ...] | None = None
+    ) -> EngineState:
+        """Issue the customer's draft invoices at ``now`` (approval): they become immutable and
+        their charges move on to ``active.awaiting_payment_settlement`` (see
+        :func:`~contract.model.chargestack.on_invoice_issued`)."""
+        return issue_invoices(state, customer_id, now, invoice_ids)
 
     def sync_and_invoice(
         self,
@@ -180,8 +197,8 @@ class Engine:
         A failing first sync returns the input state and its error; a failing follow-up sync
         keeps the invoicing and reports ``syncing subscription[<id>]: <error>``. ``operations``
         adds up both syncs. Not modelled: charge advancement outside sync patches and invoicing
-        (e.g. the jobs that move charges to ``final``), invoice state-machine progress beyond
-        ``draft``, collection and payment.
+        (e.g. the jobs that move charges to ``final``); collection and issuing are steps of their
+        own (:meth:`collect`, :meth:`issue`); payment is not modelled.
         """
         first = self.sync(state, subscription, as_of, now=now)
         if first.error is not None:
@@ -237,7 +254,7 @@ class Engine:
         for charge in cust.charges.values():
             if charge.subscription.subscription_id != subscription_id:
                 continue
-            art = _charge_artifact(charge, mirrors.get(charge.id))
+            art = _charge_artifact(charge, mirrors.get(charge.id), state.now)
             (deleted if charge.status == ChargeStatus.DELETED else items).append(art)
         items.sort(key=lambda a: (a.id, a.backend.value))
         deleted.sort(key=lambda a: (a.id, a.object_id or ""))
@@ -302,7 +319,7 @@ class Engine:
         )
 
 
-def _charge_artifact(charge: Charge, mirror: InvoiceLine | None) -> Artifact:
+def _charge_artifact(charge: Charge, mirror: InvoiceLine | None, now: datetime | None) -> Artifact:
     parsed = parse_unique_id(charge.unique_reference_id)
     mirror_line = None
     if mirror is not None:
@@ -324,6 +341,7 @@ def _charge_artifact(charge: Charge, mirror: InvoiceLine | None) -> Artifact:
         amount=charge.amount,
         amount_before_proration=charge.amount_before_proration,
         status=str(charge.status),
+        status_deterministic=status_is_deterministic(charge, now),
         mirror=mirror_line,
         subscription_id=ref.subscription_id,
         phase_id=ref.phase_id,

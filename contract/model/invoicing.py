@@ -15,7 +15,10 @@ shared/oracle/FORMAT.md (``invoice`` steps) and upstream's billable-period rules
   mirror (the charge keeps its period; a realization run covers the invoiced part);
 * due lines move, with their line ids, to one new draft standard invoice per currency; a
   gathering invoice left without lines is deleted. Charges whose lines were invoiced get a
-  realization run and report status ``active``.
+  realization run and move to ``active.realization.waiting_for_collection``
+  (:func:`~contract.model.chargestack.on_invoice_created`);
+* :func:`collect_invoices` and :func:`issue_invoices` complete the collection of draft invoices
+  and issue them (immutable from then on), moving their charges on.
 
 Not modelled: collection alignment other than ``subscription``, max lines per invoice, meter
 aggregations that forbid progressive billing (every usage meter counts as increase-only).
@@ -29,7 +32,6 @@ from datetime import datetime
 from contract.model import chargestack
 from contract.model.persisted import (
     DRAFT,
-    ChargeStatus,
     EngineState,
     Invoice,
     InvoiceLine,
@@ -41,6 +43,8 @@ from contract.model.persisted import (
 )
 from contract.model.snapshot import InvoicedLine
 from contract.model.time import Period, floor_second, require_utc
+
+ISSUED = "issued"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +157,8 @@ def invoice_pending_lines(
                     moved = replace(moved, child_unique_reference_id=None)
                 moved = ws.put_line(replace(moved, invoice_id=standard.id))
                 run = RealizationRun(moved.service_period, moved.id)
-                status = charge.status if charge.status != ChargeStatus.CREATED else ChargeStatus.ACTIVE
-                charge = ws.put_charge(replace(charge, runs=(*charge.runs, run), status=status))
+                charge = chargestack.on_invoice_created(replace(charge, runs=(*charge.runs, run)), at)
+                charge = ws.put_charge(charge)
                 chargestack.refresh_mirror(ws, charge, legacy_unique_id=legacy_mirror_ids)
             invoiced.append(
                 InvoicedLine(
@@ -169,8 +173,63 @@ def invoice_pending_lines(
     ws.drop_empty_gathering_invoices()
     if not created:
         return InvoiceResult(state)
-    new_state = state.with_customer(customer_id, ws.freeze(), ws.next_seq)
+    new_state = state.with_customer(customer_id, ws.freeze(), ws.next_seq, at)
     return InvoiceResult(new_state, tuple(invoiced), tuple(created))
 
 
-__all__ = ["InvoiceResult", "LineEngine", "billable_period", "invoice_pending_lines"]
+def _charges_on(ws: Workspace, invoice_id: str) -> list[tuple[str, RealizationRun]]:
+    """(charge id, run) for every realization run whose line is on the invoice."""
+    out = []
+    for charge in ws.charges.values():
+        for run in charge.runs:
+            if run.line_id is not None and ws.lines[run.line_id].invoice_id == invoice_id:
+                out.append((charge.id, run))
+    return out
+
+
+def _drafts(ws: Workspace, invoice_ids: tuple[str, ...] | None) -> list[Invoice]:
+    return [
+        i
+        for i in ws.invoices.values()
+        if i.status == DRAFT and not i.deleted and (invoice_ids is None or i.id in invoice_ids)
+    ]
+
+
+def collect_invoices(
+    state: EngineState, customer_id: str, now: datetime, invoice_ids: tuple[str, ...] | None = None
+) -> EngineState:
+    """The collection period of the customer's draft invoices (or the given ones) ends at ``now``
+    (upstream ``OnCollectionCompleted``; live: the invoice's ``snapshot-quantities`` action or the
+    ``billing collect`` job): their charges move from waiting for collection to processing."""
+    require_utc(now, "collection time")
+    ws = Workspace(customer_id, state.customer(customer_id), state.next_seq)
+    for invoice in _drafts(ws, invoice_ids):
+        for charge_id, _run in _charges_on(ws, invoice.id):
+            ws.put_charge(chargestack.on_collection_completed(ws.charges[charge_id]))
+    return state.with_customer(customer_id, ws.freeze(), ws.next_seq, now)
+
+
+def issue_invoices(
+    state: EngineState, customer_id: str, now: datetime, invoice_ids: tuple[str, ...] | None = None
+) -> EngineState:
+    """Issue the customer's draft invoices (or the given ones) at ``now`` (approval or auto-advance;
+    upstream ``OnInvoiceIssued``): collection completes first if it had not, the invoice becomes
+    immutable (``issued``) and its charges move on (:func:`~contract.model.chargestack.on_invoice_issued`)."""
+    state = collect_invoices(state, customer_id, now, invoice_ids)
+    ws = Workspace(customer_id, state.customer(customer_id), state.next_seq)
+    for invoice in _drafts(ws, invoice_ids):
+        ws.invoices[invoice.id] = replace(invoice, status=ISSUED, immutable=True)
+        for charge_id, run in _charges_on(ws, invoice.id):
+            ws.put_charge(chargestack.on_invoice_issued(ws.charges[charge_id], run.service_period.end))
+    return state.with_customer(customer_id, ws.freeze(), ws.next_seq, now)
+
+
+__all__ = [
+    "ISSUED",
+    "InvoiceResult",
+    "LineEngine",
+    "billable_period",
+    "collect_invoices",
+    "invoice_pending_lines",
+    "issue_invoices",
+]

@@ -68,6 +68,24 @@ class ChargeStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
+class Realization(enum.StrEnum):
+    """Upstream's detailed ``active.*`` statuses of a ``credit_then_invoice`` charge being invoiced
+    (``openmeter/billing/charges/{flatfee,usagebased}``); their meta status is ``active``."""
+
+    STARTED = "active.realization.started"  # transient: left at once for waiting_for_collection
+    WAITING_FOR_COLLECTION = "active.realization.waiting_for_collection"
+    PROCESSING = "active.realization.processing"
+    ISSUING = "active.realization.issuing"  # transient
+    COMPLETED = "active.realization.completed"  # transient
+    AWAITING_PAYMENT_SETTLEMENT = "active.awaiting_payment_settlement"
+
+
+def meta_status(status: str) -> ChargeStatus:
+    """The meta status of a detailed one: the part before the first dot (upstream
+    ``DetailedStatusToMetaStatus``); what the v3 API reports."""
+    return ChargeStatus(status.split(".", 1)[0])
+
+
 GATHERING = "gathering"
 DRAFT = "draft"
 
@@ -171,6 +189,11 @@ class Charge:
         return self.status == ChargeStatus.DELETED
 
     @property
+    def meta_status(self) -> ChargeStatus:
+        """``status`` holds upstream's detailed status; the API shows this one."""
+        return meta_status(self.status)
+
+    @property
     def amount_before_proration(self) -> Decimal | None:
         return self.price.amount if self.type is ChargeType.FLAT_FEE else None
 
@@ -251,6 +274,7 @@ class EngineState:
 
     customers: Mapping[str, CustomerState] = field(default_factory=dict)
     next_seq: int = 1
+    now: datetime | None = None  # the latest wall-clock time a step ran at (the engine's present)
 
     def __post_init__(self) -> None:
         if not isinstance(self.customers, MappingProxyType):
@@ -259,10 +283,13 @@ class EngineState:
     def customer(self, customer_id: str) -> CustomerState:
         return self.customers.get(customer_id, _EMPTY_CUSTOMER)
 
-    def with_customer(self, customer_id: str, state: CustomerState, next_seq: int) -> EngineState:
+    def with_customer(
+        self, customer_id: str, state: CustomerState, next_seq: int, now: datetime | None = None
+    ) -> EngineState:
+        """This state with one customer replaced; ``now`` (if given) becomes the engine's present."""
         customers = _copy(self.customers)
         customers[customer_id] = state
-        return EngineState(MappingProxyType(customers), next_seq)
+        return EngineState(MappingProxyType(customers), next_seq, now if now is not None else self.now)
 
     def sync_state(self, customer_id: str, subscription_id: str) -> SyncState | None:
         return self.customer(customer_id).sync_states.get(subscription_id)
@@ -533,6 +560,7 @@ __all__ = [
     "ItemType",
     "LineEngine",
     "PersistedItem",
+    "Realization",
     "RealizationRun",
     "SplitLineGroup",
     "SubscriptionRef",
@@ -541,5 +569,6 @@ __all__ = [
     "empty_state",
     "line_amount",
     "load_for_subscription",
+    "meta_status",
     "object_id",
 ]

@@ -41,7 +41,8 @@ class Artifact:
     full_service_period: Period | None = None
     amount: Decimal | None = None  # flat: after proration; usage: the unit amount
     amount_before_proration: Decimal | None = None
-    status: str | None = None  # charges: created / active / final / deleted / ...
+    status: str | None = None  # charges: upstream's detailed status (created, active.realization.x, ...)
+    status_deterministic: bool | None = None  # charges: OpenMeter must show this meta status now
     mirror: MirrorLine | None = None  # charges under credit_then_invoice
     group_service_period: Period | None = None  # lines: remainder of a split-line group
     subscription_id: str | None = None

@@ -34,9 +34,9 @@ from contract.model.domain import (
 from contract.model.money import prorate, round_money
 from contract.model.time import (
     Period,
+    RecurrenceCache,
     add,
     floor_second,
-    recurrence_period_by_key,
     require_utc,
     widen_to_second,
 )
@@ -164,14 +164,15 @@ class TargetState:
 class SubscriptionTimeline:
     """A subscription's phase cadences and aligned billing periods, computed once per use."""
 
-    __slots__ = ("_billing_key", "_bp_cache", "_bp_floor_cache", "_by_key", "cadences", "subscription")
+    __slots__ = ("_billing_key", "_bp_cache", "_bp_floor_cache", "_by_key", "cadences", "recurrence", "subscription")
 
-    def __init__(self, subscription: Subscription) -> None:
+    def __init__(self, subscription: Subscription, recurrence: RecurrenceCache | None = None) -> None:
         self.subscription = subscription
         self.cadences = phase_cadences(subscription)
         self._by_key = {pc.phase.key: pc for pc in self.cadences}
         self._bp_cache: dict[datetime, Period] = {}
         self._bp_floor_cache: dict[tuple[datetime, datetime], Period] = {}
+        self.recurrence = recurrence if recurrence is not None else RecurrenceCache()
         cadence = subscription.billing_cadence
         self._billing_key = cadence.components() if cadence is not None else None
 
@@ -227,7 +228,7 @@ class SubscriptionTimeline:
                 chosen = pc
         if chosen is None:
             raise TargetStateError(f"no phase found for subscription billing period calculation at {t}")
-        period = recurrence_period_by_key(sub.billing_anchor, billing_key, t)
+        period = self.recurrence.period(sub.billing_anchor, billing_key, t)
         start, end = period.start, period.end
         if chosen.end is not None and chosen.end < end:
             end = chosen.end
@@ -272,6 +273,7 @@ def _recurring(
     floored = timeline.floored
     anchor = sub.billing_anchor
     cadence_key = cadence.components()
+    recurrence = timeline.recurrence.period
     phase_end = pc.end
     prefix = f"{sub.id}/{pc.phase.key}/{item_key}/v[{index}]/period["
     sub_id, phase_key, phase_id, item_id = sub.id, pc.phase.key, pc.phase.id, version.id
@@ -279,7 +281,7 @@ def _recurring(
     k = 0
     while True:
         bp = billing_period_at(at)
-        fsp = recurrence_period_by_key(anchor, cadence_key, at)
+        fsp = recurrence(anchor, cadence_key, at)
         if zero_length:
             sp = Period(start, start)
         elif fsp.start >= start and (end is None or fsp.end <= end):
@@ -410,10 +412,15 @@ def minimum_billable_time(pc: PhaseCadence) -> datetime | None:
     return best
 
 
-def build_target_state(subscription: Subscription, as_of: datetime) -> TargetState:
-    """All targets sync generates ``as_of`` (the horizon of §2.6) and the next-sync time."""
+def build_target_state(
+    subscription: Subscription, as_of: datetime, recurrence: RecurrenceCache | None = None
+) -> TargetState:
+    """All targets sync generates ``as_of`` (the horizon of §2.6) and the next-sync time.
+
+    ``recurrence``: the caller's period cache (an engine passes its own); None: a fresh one.
+    """
     require_utc(as_of, "as_of")
-    timeline = SubscriptionTimeline(subscription)
+    timeline = SubscriptionTimeline(subscription, recurrence)
     items: list[TargetItem] = []
     max_limit: datetime | None = None
     for pc in timeline.cadences:

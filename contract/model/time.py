@@ -14,7 +14,6 @@ Rules (shared/design/sync-model.md §0, §2.1):
 from __future__ import annotations
 
 import calendar
-import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -215,13 +214,6 @@ class Period:
     def contains(self, t: datetime) -> bool:
         return self.start <= t < self.end
 
-    def intersect(self, other: Period) -> Period | None:
-        start = max(self.start, other.start)
-        end = min(self.end, other.end)
-        if end < start:
-            return None
-        return Period(start, end)
-
     def floor(self) -> Period:
         if not self.start.microsecond and not self.end.microsecond:
             return self
@@ -231,34 +223,53 @@ class Period:
         return f"[{format_time(self.start)}, {format_time(self.end)})"
 
 
-# boundary -> its index k, so walking period after period costs one ``add`` per period
-_DurationKey = tuple[int, int, int, int, int, int, int, int]
-_BOUNDARIES: dict[tuple[datetime, _DurationKey, datetime], int] = {}
-_MAX_BOUNDARIES = 1 << 17
-
-
 def recurrence_period(anchor: datetime, d: Duration, t: datetime) -> Period:
     """The period ``[anchor + k·d, anchor + (k+1)·d)`` that contains ``t`` (k may be negative)."""
-    return recurrence_period_by_key(anchor, d.components(), t)
+    k = recurrence_index(anchor, d, t)
+    return Period(add(anchor, d, k), add(anchor, d, k + 1))
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def recurrence_period_by_key(anchor: datetime, key: _DurationKey, t: datetime) -> Period:
-    """:func:`recurrence_period` for a duration given as :meth:`Duration.components` — pure and
-    memoised (the engine asks for the same periods over and over; tuples hash fast)."""
-    d = Duration(*key)
-    k = _BOUNDARIES.get((anchor, key, t))
-    if k is None:
-        k = recurrence_index(anchor, d, t)
-        start = add(anchor, d, k)
-    else:
-        start = t
-    end = add(anchor, d, k + 1)
-    if len(_BOUNDARIES) >= _MAX_BOUNDARIES:
-        _BOUNDARIES.clear()
-    _BOUNDARIES[(anchor, key, start)] = k
-    _BOUNDARIES[(anchor, key, end)] = k + 1
-    return Period(start, end)
+_DurationKey = tuple[int, int, int, int, int, int, int, int]
+
+
+class RecurrenceCache:
+    """Memoised :func:`recurrence_period`, owned by one engine (or one timeline), never process-wide.
+
+    The engine asks for the same periods over and over while it walks period after period: a
+    period's end is remembered as the next period's start with its index ``k``, so the walk costs
+    one ``add`` per period. An :class:`~contract.model.engine.Engine` keeps one across its syncs
+    and a bare :class:`~contract.model.targetstate.SubscriptionTimeline` makes its own, so what a
+    computation returns depends only on the calls made on that engine, never on what else ran in
+    the process (test order). Durations are given as :meth:`Duration.components` (tuples hash fast).
+    """
+
+    __slots__ = ("_boundaries", "_periods")
+    MAX_ENTRIES = 1 << 16
+
+    def __init__(self) -> None:
+        self._boundaries: dict[tuple[datetime, _DurationKey, datetime], int] = {}
+        self._periods: dict[tuple[datetime, _DurationKey, datetime], Period] = {}
+
+    def period(self, anchor: datetime, key: _DurationKey, t: datetime) -> Period:
+        cache_key = (anchor, key, t)
+        cached = self._periods.get(cache_key)
+        if cached is not None:
+            return cached
+        d = Duration(*key)
+        k = self._boundaries.get(cache_key)
+        if k is None:
+            k = recurrence_index(anchor, d, t)
+            start = add(anchor, d, k)
+        else:
+            start = t
+        end = add(anchor, d, k + 1)
+        if len(self._periods) >= self.MAX_ENTRIES:
+            self._periods.clear()
+            self._boundaries.clear()
+        self._boundaries[(anchor, key, start)] = k
+        self._boundaries[(anchor, key, end)] = k + 1
+        period = self._periods[cache_key] = Period(start, end)
+        return period
 
 
 def recurrence_index(anchor: datetime, d: Duration, t: datetime) -> int:

@@ -176,7 +176,7 @@ def charge_v3(
 ) -> dict[str, Any]:
     """One charge as ``GET /api/v3/openmeter/customers/{id}/charges`` shows it (HEAD)."""
     body: dict[str, Any] = {}
-    if charge.status == ChargeStatus.ACTIVE:
+    if charge.meta_status is ChargeStatus.ACTIVE:
         body["advance_after"] = _t(charge.invoice_at + COLLECTION_DELAY)
     if charge.type is ChargeType.FLAT_FEE:
         after = charge.amount_after_proration
@@ -215,7 +215,7 @@ def charge_v3(
         {
             "service_period": _period(charge.service_period),
             "settlement_mode": charge.settlement_mode.value,
-            "status": str(charge.status),
+            "status": charge.meta_status.value,  # the v3 API shows the meta status only
             "subscription": {
                 "id": ref.subscription_id,
                 "phase": {"id": ref.phase_id, "item": {"id": ref.item_id}},

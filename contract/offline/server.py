@@ -1024,7 +1024,7 @@ class OfflineOpenMeter:
                     f"unknown charge status {unknown[0]!r} (one of {', '.join(_CHARGE_STATUSES)})",
                     "enum",
                 )
-        charges = [c for c in self.state.customer(cid).charges.values() if str(c.status) in wanted]
+        charges = [c for c in self.state.customer(cid).charges.values() if c.meta_status.value in wanted]
         sort = params.get("sort")
         if sort:
             field, _, direction = sort.partition(" ")

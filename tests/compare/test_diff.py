@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from contract.compare.diff import diff, show
 from contract.compare.expectation import (
     Expectation,
@@ -159,3 +161,208 @@ def test_show_formats_values() -> None:
     assert show(JAN) == "[2024-01-01T00:00:00Z, 2024-02-01T00:00:00Z)"
     assert show(Decimal("2.260")) == "2.26"
     assert show(None) == "none" and show(True) == "true" and show(Backend.LINE) == "line"
+
+
+# every rule of the comparator can fail: one difference each, and its agreeing twin ----------------
+
+FEB = Period(FEB1, parse_time("2024-03-01T00:00:00Z"))
+MID = parse_time("2024-01-15T00:00:00Z")
+UID = "S/p/a/v[0]/period[0]"
+
+# (name, expectation, snapshot that differs in exactly one respect, the finding, a snapshot that agrees)
+ONE_DIFFERENCE: list[tuple[str, Expectation, Snapshot, tuple[str, str | None, str | None], Snapshot]] = [
+    (
+        "amount-none",
+        Expectation(items=(ExpectedItem(UID, amount=Decimal(5)),)),
+        Snapshot(items=(charge(amount=None),)),
+        ("different", UID, "amount"),
+        Snapshot(items=(charge(),)),
+    ),
+    (
+        "amount-before-proration-none",
+        Expectation(items=(ExpectedItem(UID, amount_before_proration=Decimal(5)),)),
+        Snapshot(items=(charge(),)),
+        ("different", UID, "amount_before_proration"),
+        Snapshot(items=(charge(amount_before_proration=Decimal("5.00")),)),
+    ),
+    (
+        "full-service-period",
+        Expectation(items=(ExpectedItem(UID, full_service_period=JAN),)),
+        Snapshot(items=(charge(full_service_period=FEB),)),
+        ("different", UID, "full_service_period"),
+        Snapshot(items=(charge(full_service_period=JAN),)),
+    ),
+    (
+        "backend",
+        Expectation(items=(ExpectedItem(UID, backend=Backend.LINE),)),
+        Snapshot(items=(charge(),)),
+        ("different", UID, "backend"),
+        Snapshot(items=(line(UID),)),
+    ),
+    (
+        "status",
+        Expectation(items=(ExpectedItem(UID, status="active.realization.waiting_for_collection"),)),
+        Snapshot(items=(charge(status="active"),)),
+        ("different", UID, "status"),
+        Snapshot(items=(charge(status="active.realization.waiting_for_collection"),)),
+    ),
+    (
+        "status-class",
+        Expectation(items=(ExpectedItem(UID, status_class="active"),)),
+        Snapshot(items=(charge(status="final"),)),
+        ("different", UID, "status_class"),
+        Snapshot(items=(charge(status="active.realization.processing"),)),
+    ),
+    (
+        "mirror-amount-none",
+        Expectation(items=(ExpectedItem(UID, mirror=ExpectedMirror(amount=Decimal(5))),)),
+        Snapshot(items=(charge(mirror=MirrorLine(JAN, JAN, FEB1, None)),)),
+        ("different", UID, "mirror.amount"),
+        Snapshot(items=(charge(),)),
+    ),
+    (
+        "mirror-invoice-at",
+        Expectation(items=(ExpectedItem(UID, mirror=ExpectedMirror(invoice_at=MID)),)),
+        Snapshot(items=(charge(),)),
+        ("different", UID, "mirror.invoice_at"),
+        Snapshot(items=(charge(mirror=MirrorLine(JAN, JAN, MID)),)),
+    ),
+    (
+        "mirror-billing-period",
+        Expectation(items=(ExpectedItem(UID, mirror=ExpectedMirror(billing_period=FEB)),)),
+        Snapshot(items=(charge(),)),
+        ("different", UID, "mirror.billing_period"),
+        Snapshot(items=(charge(mirror=MirrorLine(JAN, FEB, FEB1)),)),
+    ),
+    (
+        "mirror-unexpected",
+        Expectation(items=(ExpectedItem(UID, mirror=ExpectedMirror(present=False)),)),
+        Snapshot(items=(charge(),)),
+        ("different", UID, "mirror"),
+        Snapshot(items=(charge(mirror=None),)),
+    ),
+    (
+        "extra-charge-under-partial-lines",
+        Expectation(items=(), partial=Partial.LINES),
+        Snapshot(items=(charge(),)),
+        ("extra", UID, None),
+        Snapshot(items=(line(),)),
+    ),
+    (
+        "another-error-text",
+        Expectation(error="duplicate unique id"),
+        Snapshot(error="charges service is required"),
+        ("error", None, "error"),
+        Snapshot(error="x: duplicate unique id across persisted lines and charges: y"),
+    ),
+    (
+        "unexpected-error",
+        Expectation(),
+        Snapshot(error="boom"),
+        ("error", None, "error"),
+        Snapshot(),
+    ),
+    (
+        "missing-gathering-invoice",
+        Expectation(no_gathering_invoice=False),
+        Snapshot(gathering_invoice_exists=False),
+        ("missing", None, "gathering_invoice"),
+        Snapshot(gathering_invoice_exists=True),
+    ),
+    (
+        "unexpected-gathering-invoice",
+        Expectation(no_gathering_invoice=True),
+        Snapshot(gathering_invoice_exists=True),
+        ("extra", None, "gathering_invoice"),
+        Snapshot(gathering_invoice_exists=False),
+    ),
+    (
+        "operations-missing",
+        Expectation(operations={"create": 1}),
+        Snapshot(operations=None),
+        ("different", None, "operations.create"),
+        Snapshot(operations=OperationCounts(create=1)),
+    ),
+    (
+        "has-billables",
+        Expectation(sync_state=ExpectedSyncState(has_billables=True)),
+        Snapshot(sync_state=SyncState(False, None)),
+        ("different", None, "sync_state.has_billables"),
+        Snapshot(sync_state=SyncState(True, FEB1)),
+    ),
+    (
+        "next-sync-after",
+        Expectation(sync_state=ExpectedSyncState(next_sync_after=FEB1, check_next_sync_after=True)),
+        Snapshot(sync_state=SyncState(True, MID)),
+        ("different", None, "sync_state.next_sync_after"),
+        Snapshot(sync_state=SyncState(True, FEB1)),
+    ),
+    (
+        "absent-but-deleted",
+        Expectation(absent=(UID,)),
+        Snapshot(deleted_charges=(charge(status="deleted"),)),
+        ("extra", UID, None),
+        Snapshot(),
+    ),
+    (
+        "invoiced-amount-none",
+        Expectation(invoiced=(ExpectedInvoiced(UID, amount=Decimal(5)),)),
+        Snapshot(invoiced=(InvoicedLine(UID, JAN, FEB1, None),)),
+        ("different", UID, "invoiced.amount"),
+        Snapshot(invoiced=(InvoicedLine(UID, JAN, FEB1, Decimal(5)),)),
+    ),
+    (
+        "invoiced-extra",
+        Expectation(invoiced=()),
+        Snapshot(invoiced=(InvoicedLine(UID, JAN, FEB1),)),
+        ("extra", UID, "invoiced"),
+        Snapshot(),
+    ),
+    (
+        # two lines of one unique id were invoiced (a progressive split): both must be expected
+        "invoiced-one-line-for-two-expectations",
+        Expectation(invoiced=(ExpectedInvoiced(UID, service_period=JAN), ExpectedInvoiced(UID, service_period=JAN))),
+        Snapshot(invoiced=(InvoicedLine(UID, JAN, FEB1),)),
+        ("missing", UID, "invoiced"),
+        Snapshot(invoiced=(InvoicedLine(UID, JAN, FEB1), InvoicedLine(UID, JAN, FEB1))),
+    ),
+]
+
+
+def _case_ids() -> list[str]:
+    return [case[0] for case in ONE_DIFFERENCE]
+
+
+@pytest.mark.parametrize(("name", "exp", "differs", "finding", "agrees"), ONE_DIFFERENCE, ids=_case_ids())
+def test_each_rule_reports_its_one_difference_and_accepts_agreement(
+    name: str,
+    exp: Expectation,
+    differs: Snapshot,
+    finding: tuple[str, str | None, str | None],
+    agrees: Snapshot,
+) -> None:
+    assert kinds(diff(exp, differs)) == [finding], name
+    assert diff(exp, agrees) == [], name
+
+
+def test_a_deleted_charge_is_compared_with_its_best_matching_candidate() -> None:
+    # deleted, recreated and deleted again: two deleted charges hold one unique id
+    first = charge(status="deleted", service_period=JAN, invoice_at=FEB1, object_id="C1")
+    second = charge(status="deleted", service_period=FEB, invoice_at=MID, object_id="C2")
+    exp = Expectation(deleted_charges=(ExpectedItem(UID, service_period=FEB, invoice_at=MID),))
+    assert diff(exp, Snapshot(deleted_charges=(first, second))) == []
+    assert diff(exp, Snapshot(deleted_charges=(second, first))) == []
+    [only] = diff(
+        Expectation(deleted_charges=(ExpectedItem(UID, service_period=FEB, invoice_at=FEB1),)),
+        Snapshot(deleted_charges=(first, second)),
+    )
+    assert only.field in ("service_period", "invoice_at")
+
+
+def test_an_invoiced_line_is_matched_with_the_best_candidate_of_its_id() -> None:
+    early = InvoicedLine(UID, Period(JAN.start, MID), MID)
+    late = InvoicedLine(UID, Period(MID, FEB1), FEB1)
+    exp = Expectation(invoiced=(ExpectedInvoiced(UID, service_period=Period(MID, FEB1), invoice_at=FEB1),))
+    assert kinds(diff(exp, Snapshot(invoiced=(early, late)))) == [("extra", UID, "invoiced")]
+    [extra] = diff(exp, Snapshot(invoiced=(early, late)))
+    assert extra.actual == show(early.service_period)

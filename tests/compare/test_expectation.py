@@ -77,3 +77,49 @@ def test_unknown_fields_are_rejected_with_the_valid_names() -> None:
 def test_status_class_is_the_meta_status() -> None:
     assert status_class("active.realization.waiting_for_collection") == "active"
     assert status_class("created") == "created" and status_class(None) is None
+
+
+def test_a_prediction_expects_what_it_saw_absent_too() -> None:
+    predicted = snapshot()
+    no_mirror = Artifact("S/p/a/v[0]/period[0]", Backend.CHARGE, JAN, FEB1, status="active.realization.processing")
+    exp = Expectation.from_snapshot(
+        Snapshot(items=(no_mirror,), gathering_invoice_exists=False), ("mirror", "status")
+    )
+    [item] = exp.items
+    assert item.status == "active.realization.processing"
+    assert item.mirror is not None and not item.mirror.present  # "no mirror line" is a prediction too
+    assert exp.no_gathering_invoice is True
+    found = {(f.id, f.field) for f in diff(exp, Snapshot(items=(predicted.items[0],), gathering_invoice_exists=True))}
+    assert found == {
+        ("S/p/a/v[0]/period[0]", "status"),
+        ("S/p/a/v[0]/period[0]", "mirror"),
+        (None, "gathering_invoice"),
+    }
+
+
+def test_a_meta_status_is_expected_only_where_the_prediction_is_deterministic() -> None:
+    settled = Artifact("S/p/a/v[0]/period[0]", Backend.CHARGE, JAN, FEB1, status="created", status_deterministic=True)
+    pending = Artifact("S/p/a/v[0]/period[1]", Backend.CHARGE, JAN, FEB1, status="created", status_deterministic=False)
+    realizing = Artifact(
+        "S/p/a/v[0]/period[2]",
+        Backend.CHARGE,
+        JAN,
+        FEB1,
+        status="active.realization.waiting_for_collection",
+        status_deterministic=True,
+    )
+    exp = Expectation.from_snapshot(Snapshot(items=(settled, pending, realizing)), ("status_class",))
+    assert [i.status_class for i in exp.items] == ["created", None, "active"]
+    observed = Snapshot(
+        items=(
+            Artifact(settled.id, Backend.CHARGE, JAN, FEB1, status="active"),
+            Artifact(pending.id, Backend.CHARGE, JAN, FEB1, status="active"),  # the advancer ran: fine
+            Artifact(realizing.id, Backend.CHARGE, JAN, FEB1, status="active"),  # the API shows meta only
+        )
+    )
+    assert [(f.id, f.field, f.expected, f.actual) for f in diff(exp, observed)] == [
+        (settled.id, "status_class", "created", "active")
+    ]
+    # the exact (detailed) status is still expected when asked for
+    exact = Expectation.from_snapshot(Snapshot(items=(pending,)), ("status",))
+    assert exact.items[0].status == "created"

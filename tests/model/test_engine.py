@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,7 @@ from contract.model import (
     SettlementMode,
     Subscription,
     SyncConfig,
+    SyncState,
     cancel_active_to,
     empty_state,
 )
@@ -210,6 +212,9 @@ def test_recreated_item_rows_repoint_charges_without_counting_an_operation() -> 
     [charge] = engine.snapshot(result.state, "S").items
     assert charge.item_id == "new-row"
     assert charge.mirror is not None
+    # the mirror line follows too (observed live: charges and lines are re-pointed to the new rows)
+    mirror = result.state.customer("C").lines[charge.mirror.line_id or ""]
+    assert mirror.subscription is not None and mirror.subscription.item_id == "new-row"
 
 
 def test_routing_follows_the_deployment_and_never_migrates_existing_artifacts() -> None:
@@ -252,9 +257,8 @@ def test_sync_state_records_the_horizon_and_billables() -> None:
     assert snap.sync_state.has_billables and snap.sync_state.next_sync_after == t("2024-02-01")
     free = subscription(phase("default", api=(version("api", unpriced(), t("2024-01-01")),)), sub_id="F")
     state = synced(engine, free, "2024-01-05")
-    assert engine.snapshot(state, "F").sync_state == engine.snapshot(state, "F").sync_state
-    st = engine.snapshot(state, "F").sync_state
-    assert st is not None and not st.has_billables and st.next_sync_after is None
+    # a free subscription is recorded as synced, with nothing billable and no next sync
+    assert engine.snapshot(state, "F").sync_state == SyncState(has_billables=False, next_sync_after=None)
 
 
 def test_deleted_subscription_removes_everything() -> None:
@@ -270,11 +274,17 @@ def test_deleted_subscription_removes_everything() -> None:
 
 def test_zero_priced_flat_fees_make_no_lines_and_no_gathering_invoice() -> None:
     sub = simple(flat("0", cadence=d("P1D")))
-    for config in (SyncConfig(), LINES):
-        engine = Engine(config)
-        snap = engine.snapshot(synced(engine, sub, "2024-01-03T12:00:00Z"), "S")
-        assert not snap.gathering_invoice_exists
-        assert all(a.mirror is None for a in snap.items)
+    engine = Engine(SyncConfig())
+    snap = engine.snapshot(synced(engine, sub, "2024-01-03T12:00:00Z"), "S")
+    assert not snap.gathering_invoice_exists
+    # charges are kept for a zero amount (§1.5), each without a mirror line (§1.7)
+    assert len(snap.items) >= 3 and {a.backend for a in snap.items} == {Backend.CHARGE}
+    assert [a.mirror for a in snap.items] == [None] * len(snap.items)
+    assert {a.amount for a in snap.items} == {Decimal("0.00")}
+    engine = Engine(LINES)
+    snap = engine.snapshot(synced(engine, sub, "2024-01-03T12:00:00Z"), "S")
+    assert not snap.gathering_invoice_exists
+    assert snap.items == ()  # the invoice backend drops zero-amount targets
 
 
 def test_snapshot_passes_step_results_through() -> None:
@@ -308,7 +318,7 @@ def test_sync_and_invoice_moves_trimmed_mirror_lines_to_a_draft_invoice_after_a_
     assert result.operations == OperationCounts(shrink=2)
     snap = engine.snapshot(result.state, "S")
     assert not snap.gathering_invoice_exists
-    assert {a.status for a in snap.items} == {"active"}
+    assert {a.status for a in snap.items} == {"active.realization.waiting_for_collection"}
     assert {a.mirror for a in snap.items} == {None}
     assert {line.line_id for line in result.invoiced} == mirror_ids
     assert {line.service_period for line in result.invoiced} == {
@@ -391,3 +401,264 @@ def test_cancel_in_the_first_second_of_a_period_fails_like_upstreams_charge_vali
     lines = Engine(LINES)
     ok = lines.sync(synced(lines, sub, "2024-01-20"), cancel, t("2024-02-01T00:00:00.5Z"))
     assert ok.error is None and ok.operations == OperationCounts(prorate=1)
+
+
+# boundaries the oracle corpus does not reach ------------------------------------------------
+
+
+def test_an_immediate_cancel_in_the_last_microsecond_of_a_second_shrinks_the_charge() -> None:
+    # the cancelled event syncs as of activeTo; the horizon is widened to that whole second
+    # (§2.6 step 4), so the current period (invoiceAt = activeTo) is kept and shrunk (§3.4)
+    sub = simple(usage())
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    cancel = cancelled(sub, "2024-01-15T00:00:00.999999Z")
+    result = engine.sync(state, cancel, t("2024-01-15T00:00:00.999999Z"))
+    assert result.error is None and result.operations == OperationCounts(shrink=1)
+    [charge] = engine.snapshot(result.state, "S").items
+    assert charge.service_period == Period(t("2024-01-01"), t("2024-01-15"))
+    assert charge.invoice_at == t("2024-01-15")
+
+
+def test_a_sync_exactly_at_a_phase_boundary_does_not_generate_the_next_phase_yet() -> None:
+    # §2.6 step 6: the phase loop stops after a generated phase whose end >= asOf
+    sub = subscription(
+        phase("trial", fee=(version("fee", flat("1"), t("2024-01-01")),)),
+        phase("paid", "P1M", fee=(version("fee", flat("9"), t("2024-02-01")),)),
+    )
+    engine = Engine()
+    snap = engine.snapshot(synced(engine, sub, "2024-02-01"), "S")
+    assert [a.id for a in snap.items] == ["S/trial/fee/v[0]/period[0]"]
+    later = engine.snapshot(synced(engine, sub, "2024-02-01T00:00:01Z"), "S")
+    assert "S/paid/fee/v[0]/period[0]" in {a.id for a in later.items}
+
+
+def test_a_flat_fee_patched_exactly_at_its_invoice_at_becomes_active() -> None:
+    # upstream's IsAfterInvoiceAt is "not before": at invoiceAt itself the charge advances
+    sub = simple(flat("31", PaymentTerm.IN_ARREARS), key="fee")
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    cancel = cancelled(sub, "2024-01-15")
+    result = engine.sync(state, cancel, t("2024-01-15"), now=t("2024-01-15"))
+    [fee] = engine.snapshot(result.state, "S").items
+    assert fee.invoice_at == t("2024-01-15")
+    assert fee.status == "active"
+
+
+def test_a_cancel_patches_a_one_time_fee_charge_full_service_period_too() -> None:
+    # §3.3: a period patch sets SP.to, FSP.to, BP.to and invoiceAt from the target
+    sub = simple(flat("5", cadence=None), key="setup")
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    [before] = engine.snapshot(state, "S").items
+    assert before.full_service_period == Period(t("2024-01-01"), t("2024-01-01"))
+    cancel = cancelled(sub, "2024-01-20")
+    result = engine.sync(state, cancel, t("2024-01-20"))
+    [fee] = engine.snapshot(result.state, "S").items
+    assert fee.service_period == Period(t("2024-01-01"), t("2024-01-20"))
+    assert fee.full_service_period == Period(t("2024-01-01"), t("2024-01-20"))
+    assert fee.amount == Decimal("5.00")
+
+
+def test_an_instant_flat_fee_charge_is_not_prorated_to_zero() -> None:
+    # a version living less than a second: its flat target survives with an empty SP (§2.5) and
+    # the charge-side rule prorates only when 0 < dur(SP) (§1.7), so the full amount is charged
+    v0 = version("fee", flat("5"), t("2024-01-10T00:00:00.2Z"), t("2024-01-10T00:00:00.7Z"))
+    v1 = version("fee", flat("7"), t("2024-01-10T00:00:00.7Z"))
+    sub = subscription(phase("default", fee=(v0, v1)))
+    engine = Engine()
+    items = engine.snapshot(synced(engine, sub, "2024-01-10T00:00:01Z"), "S").by_id()
+    instant = items["S/default/fee/v[0]/period[0]"]
+    assert instant.service_period == Period(t("2024-01-10"), t("2024-01-10"))
+    assert instant.amount == Decimal("5.00")
+    assert instant.mirror is not None and instant.mirror.amount == Decimal("5.00")
+
+
+def test_a_realization_run_starting_at_the_new_end_loses_its_line_on_shrink() -> None:
+    # two progressive invoices split the usage charge at Jan 10 and Jan 20; an immediate cancel
+    # at Jan 10 leaves nothing of the second run: its draft line goes (§3.3)
+    sub = simple(usage())
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-02")
+    state = engine.invoice(state, "C", t("2024-01-10"), progressive=True).state
+    second = engine.invoice(state, "C", t("2024-01-20"), progressive=True)
+    [run2] = [ln for ln in second.state.customer("C").lines.values() if ln.service_period.start == t("2024-01-10")]
+    cancel = cancelled(sub, "2024-01-10")
+    result = engine.sync(second.state, cancel, t("2024-01-10"))
+    assert result.error is None
+    lines = result.state.customer("C").lines
+    assert lines[run2.id].deleted
+    [stored] = result.state.customer("C").charges.values()
+    assert [r.service_period for r in stored.runs] == [Period(t("2024-01-01"), t("2024-01-10"))]
+
+
+def test_under_issue_4412_a_mirror_line_rebuilt_after_invoicing_carries_the_unique_id() -> None:
+    # §4: in the #4412 window the mirror builders copied the charge's unique id into the line
+    sub = simple(usage())
+    for behaviour, expected in ((Behaviour.ISSUE_4412, "S/default/api/v[0]/period[0]"), (Behaviour.HEAD, None)):
+        engine = Engine(behaviour=behaviour)
+        state = synced(engine, sub, "2024-01-02")
+        state = engine.invoice(state, "C", t("2024-01-10"), progressive=True).state
+        cust = state.customer("C")
+        gathering = {i.id for i in cust.gathering_invoices()}
+        [mirror] = [ln for ln in cust.lines.values() if ln.invoice_id in gathering and not ln.deleted]
+        assert mirror.service_period == Period(t("2024-01-10"), t("2024-02-01"))
+        assert mirror.child_unique_reference_id == expected, behaviour
+
+
+def test_the_invoice_created_follow_up_sync_runs_as_of_now() -> None:
+    # the cancelled event syncs as of activeTo (months ahead: every in-advance period up to it);
+    # the invoice it triggers refills as of now (§2.6), whose horizon ends with the next period
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    cancel = cancelled(sub, "2024-01-05", t("2024-05-01"))  # type: ignore[arg-type]
+    only_sync = engine.sync(state, cancel, t("2024-05-01"), now=t("2024-01-05"))
+    assert len(engine.snapshot(only_sync.state, "S").items) == 4
+    result = engine.sync_and_invoice(state, cancel, t("2024-05-01"), t("2024-01-05"))
+    assert result.error is None
+    snap = engine.snapshot(result.state, "S")
+    assert sorted(a.id for a in snap.items) == ["S/default/fee/v[0]/period[0]", "S/default/fee/v[0]/period[1]"]
+
+
+def test_a_line_on_an_immutable_invoice_is_never_deleted_by_sync() -> None:
+    # §3.3: immutable (issued) invoices are left untouched; upstream records a validation issue
+    sub = simple(flat("10"), key="fee")
+    engine = Engine(LINES)
+    state = synced(engine, sub, "2024-01-20")  # period[1] (in advance, Feb 1) is pre-generated
+    state = engine.invoice(state, "C", t("2024-01-20"), as_of=t("2024-02-01")).state
+    cust = state.customer("C")
+    [draft] = [i for i in cust.invoices.values() if i.status == "draft"]
+    issued = replace(cust, invoices={**cust.invoices, draft.id: replace(draft, status="issued", immutable=True)})
+    state = state.with_customer("C", issued, state.next_seq)
+    [next_line] = [ln for ln in issued.lines.values() if ln.child_unique_reference_id == "S/default/fee/v[0]/period[1]"]
+    cancel = cancelled(sub, "2024-01-20", "next_billing_cycle")
+    result = engine.sync(state, cancel, t("2024-02-01"))
+    assert result.error is None
+    kept = result.state.customer("C").lines[next_line.id]
+    assert not kept.deleted and kept == next_line
+
+
+# charge statuses through invoicing (upstream's flatfee / usagebased credit_then_invoice machines)
+
+
+def test_a_flat_fee_walks_the_realization_statuses_through_invoicing_collection_and_issue() -> None:
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-05")
+    items = engine.snapshot(state, "S").by_id()
+    first, second = items["S/default/fee/v[0]/period[0]"], items["S/default/fee/v[0]/period[1]"]
+    # creation does not advance; period[0]'s invoiceAt (Jan 1) has passed, so the charge advancer
+    # may move it at any time: not deterministic; period[1] cannot move before Feb 1
+    assert (first.status, first.status_deterministic) == ("created", False)
+    assert (second.status, second.status_deterministic) == ("created", True)
+    invoiced = engine.invoice(state, "C", t("2024-01-05"))
+    fee = engine.snapshot(invoiced.state, "S").by_id()["S/default/fee/v[0]/period[0]"]
+    assert (fee.status, fee.status_deterministic) == ("active.realization.waiting_for_collection", True)
+    collected = engine.collect(invoiced.state, "C", t("2024-01-05T01:00:00Z"))
+    fee = engine.snapshot(collected, "S").by_id()["S/default/fee/v[0]/period[0]"]
+    assert fee.status == "active.realization.processing"
+    issued = engine.issue(collected, "C", t("2024-01-05T02:00:00Z"))
+    fee = engine.snapshot(issued, "S").by_id()["S/default/fee/v[0]/period[0]"]
+    assert fee.status == "active.awaiting_payment_settlement"
+    assert engine.snapshot(issued, "S").by_id()["S/default/fee/v[0]/period[1]"].status == "created"
+    [draft_id] = invoiced.invoice_ids
+    assert issued.customer("C").invoices[draft_id].immutable
+
+
+def test_issuing_collects_first_and_leaves_other_charges_alone() -> None:
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    state = engine.invoice(synced(engine, sub, "2024-01-05"), "C", t("2024-01-05")).state
+    issued = engine.issue(state, "C", t("2024-01-06"))
+    statuses = {a.id: a.status for a in engine.snapshot(issued, "S").items}
+    assert statuses == {
+        "S/default/fee/v[0]/period[0]": "active.awaiting_payment_settlement",
+        "S/default/fee/v[0]/period[1]": "created",
+    }
+    assert engine.issue(issued, "C", t("2024-01-07")) == replace(issued, now=t("2024-01-07"))  # no draft left
+
+
+def test_a_partial_usage_run_returns_the_charge_to_active_once_issued_the_final_one_awaits_payment() -> None:
+    sub = simple(usage())
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-02")
+    state = engine.invoice(state, "C", t("2024-01-10"), progressive=True).state
+    [charge] = engine.snapshot(state, "S").items
+    assert charge.status == "active.realization.waiting_for_collection"
+    state = engine.issue(state, "C", t("2024-01-11"))
+    [charge] = engine.snapshot(state, "S").items
+    assert charge.status == "active"  # more of the service period is still to be invoiced
+    state = engine.invoice(state, "C", t("2024-02-01")).state
+    charge = engine.snapshot(state, "S").by_id()["S/default/api/v[0]/period[0]"]
+    assert charge.status == "active.realization.waiting_for_collection"
+    state = engine.issue(state, "C", t("2024-02-02"))
+    charge = engine.snapshot(state, "S").by_id()["S/default/api/v[0]/period[0]"]
+    assert charge.status == "active.awaiting_payment_settlement"
+
+
+def test_a_shrink_while_waiting_for_collection_keeps_the_status_and_a_delete_ends_it() -> None:
+    # shrink/extend/delete are internal transitions of the realization states
+    sub = simple(usage())
+    engine = Engine()
+    state = synced(engine, sub, "2024-01-02")
+    state = engine.invoice(state, "C", t("2024-01-10"), progressive=True).state
+    cancel = cancelled(sub, "2024-01-20")
+    state = engine.sync(state, cancel, t("2024-01-20")).state
+    [charge] = engine.snapshot(state, "S").items
+    assert charge.service_period == Period(t("2024-01-01"), t("2024-01-20"))
+    assert charge.status == "active.realization.waiting_for_collection"
+    gone = engine.sync(state, cancel, t("2024-01-20"), deleted=True)
+    assert [a.status for a in engine.snapshot(gone.state, "S").deleted_charges] == ["deleted"]
+
+
+def test_a_created_charge_due_within_the_status_margin_is_not_deterministic() -> None:
+    # at 23:55 the next period's in-advance fee (invoiceAt Feb 1) exists; a run observing it takes
+    # time, and the charge advancer may move it at midnight: its status is not compared live
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    snap = engine.snapshot(synced(engine, sub, "2024-01-31T23:55:00Z"), "S").by_id()
+    assert snap["S/default/fee/v[0]/period[1]"].status == "created"
+    assert snap["S/default/fee/v[0]/period[1]"].status_deterministic is False
+    early = engine.snapshot(synced(engine, sub, "2024-01-31T23:40:00Z"), "S").by_id()
+    assert early["S/default/fee/v[0]/period[1]"].status_deterministic is True
+
+
+def test_sync_and_invoice_counts_the_creations_of_its_follow_up_sync() -> None:
+    # the created event syncs just before midnight; invoicing at midnight + 1 s takes January's
+    # and February's in-advance fees, and its refill sync (as of now, §2.6) creates March's
+    sub = simple(flat("10"), key="fee")
+    engine = Engine()
+    result = engine.sync_and_invoice(empty_state(), sub, t("2024-01-31T23:59:59Z"), t("2024-02-01T00:00:01Z"))
+    assert result.error is None
+    assert result.operations == OperationCounts(create=3)
+    assert "S/default/fee/v[0]/period[2]" in engine.snapshot(result.state, "S").by_id()
+
+
+def test_an_already_deleted_manual_line_is_not_deleted_again() -> None:
+    # §3.1 loads manually managed deleted lines; §3.3 skips deleting what is already deleted
+    sub = simple(flat("10"), key="fee")
+    engine = Engine(LINES)
+    state = synced(engine, sub, "2024-01-20")
+    cust = state.customer("C")
+    [nxt] = [ln for ln in cust.lines.values() if ln.child_unique_reference_id == "S/default/fee/v[0]/period[1]"]
+    gone = replace(nxt, managed_by="manual", deleted=True)
+    state = state.with_customer("C", replace(cust, lines={**cust.lines, nxt.id: gone}), state.next_seq)
+    result = engine.sync(state, cancelled(sub, "2024-01-20", "next_billing_cycle"), t("2024-02-01"))
+    assert result.error is None and result.operations == OperationCounts()
+    assert result.state.customer("C").lines[nxt.id] == gone
+
+
+def test_a_line_on_a_draft_standard_invoice_keeps_its_invoice_at_when_prorated() -> None:
+    # §3.3: a patched line takes the target's invoiceAt only on the gathering invoice
+    sub = simple(flat("31", PaymentTerm.IN_ARREARS), key="fee")
+    engine = Engine(LINES)
+    state = synced(engine, sub, "2024-01-05")
+    state = engine.invoice(state, "C", t("2024-01-10"), as_of=t("2024-02-01")).state
+    [line] = [ln for ln in state.customer("C").lines.values() if not ln.deleted]
+    result = engine.sync(state, cancelled(sub, "2024-01-15"), t("2024-01-15"))
+    assert result.error is None and result.operations == OperationCounts(prorate=1)
+    patched = result.state.customer("C").lines[line.id]
+    assert patched.service_period == Period(t("2024-01-01"), t("2024-01-15"))
+    assert patched.amount == Decimal("14.00")
+    assert patched.invoice_at == t("2024-02-01")

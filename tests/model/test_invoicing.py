@@ -103,7 +103,7 @@ def test_progressive_invoicing_of_a_mirror_line_realizes_part_of_the_charge() ->
     result = engine.invoice(state, "C", t("2024-01-02"), progressive=True)
     [charge] = engine.snapshot(result.state, "S").items
     assert charge.service_period == MONTH
-    assert charge.status == "active"
+    assert charge.status == "active.realization.waiting_for_collection"
     assert charge.mirror is not None
     assert charge.mirror.service_period == Period(t("2024-01-02"), t("2024-02-01"))
     [stored] = result.state.customer("C").charges.values()

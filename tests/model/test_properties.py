@@ -20,6 +20,7 @@ from contract.model import (
     Price,
     PriceType,
     RateCard,
+    Snapshot,
     Subscription,
     SyncConfig,
     cancel_active_to,
@@ -169,8 +170,26 @@ def test_after_a_cancel_no_live_artifact_starts_at_or_after_active_to(
         one_time = "/period[" not in artifact.id
         # a one-time fee whose version starts after the cancel collapses to the instant activeTo
         assert sp.start < active_to or (one_time and sp.start == sp.end == cut), artifact
+        # nothing is served after the (floored) end (§3.4); billing period and invoiceAt are
+        # patched only together with the service period's end (§3.3), so they are not checked here
+        assert sp.end <= cut, artifact
         if artifact.mirror is not None:
             assert artifact.mirror.service_period.start < active_to or one_time
+            assert artifact.mirror.service_period.end <= cut
+    # reconciling converges: what the cancel left is what a first sync of the cancelled
+    # subscription makes, in ids, backends and service periods (the other fields follow only
+    # when the service period's end moves, §3.3)
+    fresh = Engine(config).sync(empty_state(), cancelled, active_to)
+    assert fresh.error is None
+    assert _shape(snap) == _shape(engine.snapshot(fresh.state, "S"))
+
+
+def _shape(snap: Snapshot) -> list[tuple[object, ...]]:
+    """What reconciling converges on: ids, backends, service periods (also of mirror lines)."""
+    return sorted(
+        (a.id, a.backend.value, a.service_period, None if a.mirror is None else a.mirror.service_period)
+        for a in snap.items
+    )
 
 
 @PROPERTY_SETTINGS

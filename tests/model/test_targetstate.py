@@ -256,3 +256,39 @@ def test_shorter_item_cadence_yields_many_periods_per_billing_period() -> None:
     assert [i.billing_period for i in items] == [Period(t("2024-01-01"), t("2024-02-01"))] * 4
     assert items[-1].service_period == Period(t("2024-01-22"), t("2024-01-29"))
     assert {i.invoice_at for i in items} == {t("2024-02-01")}
+
+
+def test_the_horizon_judges_in_arrears_targets_by_the_billing_period_end() -> None:
+    # a weekly usage card under monthly billing: every week is invoiced at the month's end (§1.3),
+    # so a horizon inside the month generates none of them yet (§2.3)
+    sub = simple(usage("1", d("P1W")))
+    assert generate_phase(SubscriptionTimeline(sub), "default", t("2024-01-20")) == []
+    assert len(generate_phase(SubscriptionTimeline(sub), "default", t("2024-02-01"))) == 4
+
+
+def test_a_version_ending_after_its_phase_is_capped_at_the_phase_end() -> None:
+    v = version("api", usage(), t("2024-01-01"), t("2024-03-01"))
+    sub = subscription(phase("p", api=(v,)), active_to="2024-01-15")
+    pc = phase_cadences(sub)[0]
+    assert item_cadence(v, pc) == (t("2024-01-01"), t("2024-01-15"))
+    [target] = generate_phase(SubscriptionTimeline(sub), "p", t("2024-01-15"))
+    assert target.service_period == Period(t("2024-01-01"), t("2024-01-15"))
+
+
+def test_a_one_time_fee_spans_its_phase_even_when_its_version_ends_earlier() -> None:
+    # §2.4: FSP = [version start, phase end]; SP = FSP ∩ version activity
+    fee = version("fee", flat("31", PaymentTerm.IN_ARREARS, cadence=None), t("2024-01-01"), t("2024-01-10"))
+    sub = subscription(phase("one", fee=(fee,)), phase("two", "P1M"))
+    [target] = generate_phase(SubscriptionTimeline(sub), "one", t("2024-03-01"))
+    assert target.full_service_period == Period(t("2024-01-01"), t("2024-02-01"))
+    assert target.service_period == Period(t("2024-01-01"), t("2024-01-10"))
+    assert expected_line_amount(target, sub, EndProrationMode.BILL_ACTUAL_PERIOD) == Decimal("9.00")
+
+
+def test_a_custom_cancel_time_may_be_the_end_of_its_billing_period() -> None:
+    # §2.8: start or end of BP(time); the end is a boundary only where the period was cut short,
+    # e.g. re-cancelling a subscription that already ends mid-period at that instant
+    sub = simple(usage(), active_to="2024-01-15T12:00:00Z")
+    assert cancel_active_to(sub, t("2024-01-10"), t("2024-01-15T12:00:00Z")) == t("2024-01-15T12:00:00Z")
+    with pytest.raises(ValueError, match=f"^{CANCEL_MISALIGNED}$"):
+        cancel_active_to(sub, t("2024-01-10"), t("2024-01-15T11:00:00Z"))

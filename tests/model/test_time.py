@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contract.model.time import (
     Duration,
     Period,
+    RecurrenceCache,
     add,
     floor_second,
     format_time,
@@ -128,12 +131,10 @@ def test_naive_and_non_utc_datetimes_are_rejected() -> None:
         Period(datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2))), utc(2024, 1, 2))
 
 
-def test_period_emptiness_and_intersection() -> None:
+def test_period_emptiness() -> None:
     a = Period(utc(2024, 1, 1), utc(2024, 2, 1))
     assert not a.is_empty
     assert Period(utc(2024, 1, 1), utc(2024, 1, 1)).is_empty
-    assert a.intersect(Period(utc(2024, 1, 15), utc(2024, 3, 1))) == Period(utc(2024, 1, 15), utc(2024, 2, 1))
-    assert a.intersect(Period(utc(2024, 3, 1), utc(2024, 4, 1))) is None
 
 
 def test_duration_between_keeps_microseconds_and_adds_back_exactly() -> None:
@@ -147,3 +148,23 @@ def test_duration_between_keeps_microseconds_and_adds_back_exactly() -> None:
     assert (d.years, d.months, d.days) == (0, 0, 0) and d.microseconds == 133456
     assert add(start, d) == end
     assert add(end, Duration.between(end, start)) == start  # negative offsets too
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
+    st.sampled_from(["P1M", "P1Y", "P3M", "P1W", "P4W", "P1D", "PT1H", "P1M15D"]),
+    st.integers(-30, 30),
+)
+def test_a_boundary_starts_its_period_with_or_without_a_cache(anchor: datetime, cadence: str, k: int) -> None:
+    # b_k = anchor + k·d is the start of the period containing it (§2.1), whatever ran before
+    d = Duration.parse(cadence)
+    boundary = add(anchor, d, k)
+    expected = Period(boundary, add(anchor, d, k + 1))
+    assert recurrence_period(anchor, d, boundary) == expected
+    fresh = RecurrenceCache()
+    assert fresh.period(anchor, d.components(), boundary) == expected
+    warm = RecurrenceCache()
+    warm.period(anchor, d.components(), add(anchor, d, k - 1))  # remembers b_k as a period end
+    assert warm.period(anchor, d.components(), boundary) == expected
+    assert warm.period(anchor, d.components(), boundary + timedelta(microseconds=1)) == expected

@@ -1,7 +1,8 @@
 """Fixtures of the report tests: snapshot comparison and a recording, colourless console.
 
 Snapshots live in ``tests/report/snapshots/``. A difference fails the test and prints a unified
-diff; ``UPDATE_SNAPSHOTS=1 python -m pytest tests/report`` rewrites them (then review the diff).
+diff; ``UPDATE_SNAPSHOTS=1 python -m pytest tests/report`` rewrites the differing ones and still
+fails those tests (review the diff, then run again without it).
 """
 
 from __future__ import annotations
@@ -20,25 +21,28 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 SnapshotCheck = Callable[[str, str], None]
 
 
-def _check_snapshot(name: str, actual: str) -> None:
-    path = SNAPSHOTS / name
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOTS.mkdir(exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
+def _check_snapshot(name: str, actual: str, folder: Path | None = None) -> None:
+    folder = folder if folder is not None else SNAPSHOTS
+    path = folder / name
+    expected = path.read_text(encoding="utf-8") if path.exists() else None
+    if expected == actual:
         return
-    if not path.exists():
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        # write, then still fail: a run that rewrote a snapshot proves nothing about it
+        folder.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        pytest.fail(f"snapshots/{name} rewritten: review the diff, run again without UPDATE_SNAPSHOTS", pytrace=False)
+    if expected is None:
         pytest.fail(f"snapshot {name} does not exist; create it with UPDATE_SNAPSHOTS=1", pytrace=False)
-    expected = path.read_text(encoding="utf-8")
-    if actual != expected:
-        diff = "".join(
-            difflib.unified_diff(
-                expected.splitlines(keepends=True),
-                actual.splitlines(keepends=True),
-                fromfile=f"snapshots/{name}",
-                tofile="rendered now",
-            )
+    diff = "".join(
+        difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            fromfile=f"snapshots/{name}",
+            tofile="rendered now",
         )
-        pytest.fail(f"output differs from snapshots/{name} (UPDATE_SNAPSHOTS=1 rewrites it):\n{diff}", pytrace=False)
+    )
+    pytest.fail(f"output differs from snapshots/{name} (UPDATE_SNAPSHOTS=1 rewrites it):\n{diff}", pytrace=False)
 
 
 @pytest.fixture
