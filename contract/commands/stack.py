@@ -6,12 +6,15 @@
 * ``stack logs``    billing-worker log lines (of ``--project P`` or ``--worker-logs SRC``),
                     optionally only those of ``--subscription ID``;
 * ``stack status``  what answers: the OpenMeter at ``--openmeter-url`` (``/version``, worker logs,
-                    sync-state database) and/or the services of ``--project P``.
+                    sync-state database) and/or the services of ``--project P``;
+* ``stack build-images``  build the stack's images without a registry (:mod:`contract.stack.images`).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -19,6 +22,7 @@ import click
 from contract.errors import EXIT_OK, InputError
 from contract.model.time import format_time
 from contract.stack import compose as compose_mod
+from contract.stack import images as images_mod
 from contract.stack.connection import boot, probe_version
 from contract.stack.logs import LogRecord
 from contract.stack.logsource import LogSource
@@ -197,4 +201,79 @@ def status_command(
             with SyncStateReader(options.postgres_dsn) as reader:
                 reader.get("00000000000000000000000000")  # raises NoOpenMeterError when unusable
             click.echo(f"sync states      {mask_dsn(options.postgres_dsn)}  readable")
+    return EXIT_OK
+
+
+@stack.command(name="build-images")
+@click.option(
+    "--openmeter-bin",
+    default=None,
+    metavar="DIR",
+    help="Folder with OpenMeter's server, billing-worker, sink-worker and jobs binaries (built beside the project).",
+)
+@click.option(
+    "--tag",
+    default=None,
+    metavar="TAG",
+    help="Tag of the OpenMeter image [default: the <rev> of DIR=<rev>/bin]; run with OPENMETER_IMAGE_TAG=TAG.",
+)
+@click.option("--chshim", default=None, metavar="FILE", help="The chdb ClickHouse shim [env OMCONTRACT_CHSHIM].")
+@click.option(
+    "--base-image",
+    default=images_mod.BASE_IMAGE,
+    show_default=True,
+    help="Debian bookworm image to build from; the default is made with debootstrap when absent.",
+)
+@click.option(
+    "--ca-cert",
+    "ca_certs",
+    multiple=True,
+    metavar="FILE",
+    help="Extra CA certificate the builds must trust (repeatable) [default: /usr/local/share/ca-certificates/*.crt].",
+)
+@click.option("--rebuild", is_flag=True, help="Build even the images the engine already has.")
+@click.option("--log-dir", default=None, metavar="DIR", help="Where build logs go [default: a temporary folder].")
+@click.option(
+    "--build-timeout",
+    type=float,
+    default=images_mod.DEFAULT_BUILD_TIMEOUT_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Deadline for each image build.",
+)
+def build_images_command(
+    openmeter_bin: str | None,
+    tag: str | None,
+    chshim: str | None,
+    base_image: str,
+    ca_certs: tuple[str, ...],
+    rebuild: bool,
+    log_dir: str | None,
+    build_timeout: float,
+) -> int:
+    """Build the compose stack's images from Debian packages, Maven Central, PyPI and your OpenMeter binaries."""
+    compose_mod.require_docker()
+    recipes = compose_mod.find_compose_dir(None) / "images"
+    certs = tuple(Path(c) for c in ca_certs) or tuple(sorted(Path("/usr/local/share/ca-certificates").glob("*.crt")))
+    logs = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="omcontract-build-"))
+    bin_dir = None if openmeter_bin is None else images_mod.find_openmeter_binaries(Path(openmeter_bin))
+    plan = images_mod.BuildPlan(
+        recipes=recipes,
+        log_dir=logs,
+        openmeter_bin=bin_dir,
+        openmeter_tag=tag if tag is not None else (None if bin_dir is None else images_mod.openmeter_tag_for(bin_dir)),
+        shim=images_mod.find_shim(None if chshim is None else Path(chshim), recipes.parents[1]),
+        base_image=base_image,
+        rebuild=rebuild,
+        ca_certs=certs,
+        timeout_s=build_timeout,
+    )
+    started = time.monotonic()
+    results = images_mod.build_images(plan, progress=lambda line: click.echo(line, err=True))
+    for result in results:
+        took = f"{result.seconds:.0f} s" if result.outcome == "built" else ""
+        click.echo(f"{result.outcome:<8} {result.tag:<48} {took}{result.reason}")
+    click.echo(f"# images ready in {time.monotonic() - started:.0f} s; build logs in {logs}")
+    if plan.openmeter_tag:
+        click.echo(f"export OPENMETER_IMAGE_TAG={plan.openmeter_tag}")
     return EXIT_OK

@@ -40,9 +40,10 @@ def _config_mount(files: list[str], service: str) -> str:
 def test_the_stack_has_infra_and_three_openmeter_services() -> None:
     services = _services()
     assert set(services) == {"postgres", "clickhouse", "kafka", "redis", *OPENMETER_SERVICES}
-    assert services["postgres"]["image"].startswith("postgres:14")
-    assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
-    assert services["redis"]["image"].startswith("redis:")
+    # upstream images by default; OMCONTRACT_*_IMAGE names locally built ones (contract.stack.images)
+    assert services["postgres"]["image"].startswith("${OMCONTRACT_POSTGRES_IMAGE:-postgres:14")
+    assert services["clickhouse"]["image"].startswith("${OMCONTRACT_CLICKHOUSE_IMAGE:-clickhouse/clickhouse-server:")
+    assert services["redis"]["image"].startswith("${OMCONTRACT_REDIS_IMAGE:-redis:")
     kafka_env = services["kafka"]["environment"]
     assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
     assert not any("ZOOKEEPER" in key for key in kafka_env)
