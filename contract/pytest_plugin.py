@@ -3,8 +3,10 @@ files collected as test items.
 
 Scenario YAML files under the folders named by the ini option ``openmeter_scenarios`` (default
 ``fixtures/scenarios``) become one test item each when pytest is pointed at them
-(``pytest fixtures/scenarios --openmeter-url URL``). Items are marked ``live``: without an
-OpenMeter they skip with the reason; with a URL that does not answer they fail.
+(``pytest fixtures/scenarios --openmeter-url URL``). Items are marked ``live``. Without a URL the
+session boots ``compose/`` once through testcontainers (image tag ``OPENMETER_IMAGE_TAG``, variant
+``--server-config``) and tears it down at the end; without a Docker engine either, the items skip
+with the reason. A URL that does not answer, or a stack that fails to boot, fails them.
 
 Options live in the ``openmeter`` group; precedence is command-line option > environment:
 
@@ -171,8 +173,22 @@ def _render(target: Any, result: ScenarioResult) -> str:
     return buffer.getvalue()
 
 
+def _require_docker_or_skip() -> None:
+    """Skip (with the reason) unless a Docker engine with compose v2 answers within seconds."""
+    from contract.stack.compose import require_docker
+
+    try:
+        require_docker()
+    except ContractUserError as err:
+        pytest.skip(
+            "no OpenMeter: pass --openmeter-url URL or set OPENMETER_URL, or run a Docker engine to boot "
+            f"compose/ (or --openmeter-offline head for the offline fake): {err}"
+        )
+
+
 def _session(config: pytest.Config) -> Any:
-    """One runner session per pytest session: offline fake, attached OpenMeter, or a skip."""
+    """One runner session per pytest session: offline fake, attached OpenMeter, a compose stack booted
+    through testcontainers when no URL is given (torn down when the session ends), or a skip."""
     if _ERROR_KEY in config.stash:
         pytest.fail(config.stash[_ERROR_KEY], pytrace=False)
     if _SESSION_KEY in config.stash:
@@ -194,16 +210,14 @@ def _session(config: pytest.Config) -> Any:
         else:
             url = openmeter_url(config)
             if url is None:
-                pytest.skip(
-                    "no OpenMeter: pass --openmeter-url URL or set OPENMETER_URL "
-                    "(or --openmeter-offline head for the offline fake)"
-                )
+                _require_docker_or_skip()  # no URL: boot compose/ once for the session (torn down at the end)
             session = open_live(
                 url=url,
                 worker_logs=config.getoption("openmeter_worker_logs"),
                 postgres=config.getoption("openmeter_postgres"),
                 force_sync_command=config.getoption("openmeter_force_sync"),
                 config_name=config.getoption("openmeter_server_config"),
+                variant=None if url is not None else config.getoption("openmeter_server_config"),
                 poll=poll,
             )
     except (ContractUserError, ValueError) as err:

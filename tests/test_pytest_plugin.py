@@ -38,14 +38,16 @@ def test_scenarios_are_collected_as_live_items(pytester: pytest.Pytester, scenar
     assert "2 tests collected" in result.stdout.str()
 
 
-def test_without_an_openmeter_items_skip_with_the_reason(
-    pytester: pytest.Pytester, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_an_openmeter_or_a_docker_engine_items_skip_with_the_reason(
+    pytester: pytest.Pytester, scenario_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("OPENMETER_URL", raising=False)
     monkeypatch.delenv("OPENMETER_ADDRESS", raising=False)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-docker.sock'}")  # no URL would boot compose/
     result = pytester.runpytest("-rs", str(scenario_dir))
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*no OpenMeter: pass --openmeter-url URL or set OPENMETER_URL*"])
+    result.stdout.fnmatch_lines(["*no Docker engine reachable*"])
 
 
 def test_offline_head_items_pass(pytester: pytest.Pytester, scenario_dir: Path) -> None:

@@ -32,7 +32,7 @@ import httpx
 from contract.client.deadline import DeadlineTransport
 from contract.client.masking import mask_secrets
 from contract.errors import ContractUserError, InputError, NoOpenMeterError
-from contract.stack import _proc
+from contract.stack import _proc, images
 from contract.stack import compose as compose_mod
 from contract.stack.compose import (
     API_PORT,
@@ -350,13 +350,18 @@ def boot(
     progress: Callable[[str], None] | None = None,
 ) -> OpenMeterHandle:
     """Boot ``compose/`` under a unique project name and return a handle to it."""
+    compose_env = {"OPENMETER_IMAGE_TAG": options.image_tag}
     if driver_factory is None:
         compose_mod.require_docker()
         driver_factory = _default_driver
+        local = images.local_image_env()  # images built by `omcontract stack build-images`
+        if local and progress is not None:
+            progress(f"using locally built images: {', '.join(sorted(local.values()))}")
+        compose_env.update(local)
     compose_dir = compose_mod.find_compose_dir(options.compose_dir)
     files = compose_mod.compose_files(options.variant)
     project = compose_mod.new_project_name()
-    driver = driver_factory(compose_dir, files, project, {"OPENMETER_IMAGE_TAG": options.image_tag})
+    driver = driver_factory(compose_dir, files, project, compose_env)
     deadline = clock() + options.boot_timeout
     keep_on_failure = options.keep_on_failure or options.keep_stack
 
