@@ -170,7 +170,7 @@ def open_live(
     if keep_stack:
         options = options.with_(keep_stack=True)
     closers = ExitStack()
-    handle = connect(options)
+    handle = connect(options, progress=progress)  # booting compose reports what it waits for
     closers.callback(handle.close)
     key = ApiKey.from_env()
     recorder = Recorder(record, secrets=[key] if key else []) if record is not None else None

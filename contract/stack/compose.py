@@ -54,6 +54,7 @@ POSTGRES_PORT = 5432
 OPENMETER_SERVICES = (API_SERVICE, SINK_WORKER, BILLING_WORKER)
 CONFIG_IN_CONTAINER = "/etc/openmeter/config.yaml"
 DOCKER_CHECK_TIMEOUT_S = 3.0
+FAILURE_LOG_LINES = 8
 _NO_DOCKER_HINT = "start OpenMeter yourself and pass --openmeter-url URL (or set OPENMETER_URL)"
 
 
@@ -280,6 +281,39 @@ class TestcontainersDriver:
 
     def down(self, timeout: float) -> None:
         self._call("down", timeout, self._compose.stop, True)
+
+    def failure_details(self, timeout: float, tail: int = FAILURE_LOG_LINES) -> list[str]:
+        """After a failed boot: images compose needs that the engine lacks, and the last log lines
+        of every service not running and healthy (one line each, prefixed with the service)."""
+        from contract.stack import images
+
+        lines: list[str] = []
+        base = self._compose.compose_command_property
+        env = {**os.environ, **self._env}
+        listed = _proc.run([*base, "config", "--images"], timeout=timeout, cwd=str(self.compose_dir), env=env)
+        for image in sorted(set(listed.stdout.decode("utf-8", "replace").split())):
+            if not images.image_exists(image):
+                lines.append(
+                    f"image {image} is not in the engine (no registry? build it: omcontract stack build-images)"
+                )
+        try:
+            states = self.services(timeout)
+        except NoOpenMeterError:
+            states = []
+        for state in states:
+            if state.state == "running" and state.health in ("healthy", ""):
+                continue
+            lines.append(f"{state.service}: {state.state}/{state.health or '-'}; its last log lines:")
+            done = _proc.run(
+                [*base, "logs", "--no-color", "--no-log-prefix", "--tail", str(tail), state.service],
+                timeout=timeout,
+                cwd=str(self.compose_dir),
+                env=env,
+            )
+            for text in done.stdout.decode("utf-8", "replace").splitlines()[-tail:]:
+                if text.strip():
+                    lines.append(f"  {state.service} | {_one_line(text, 200)}")
+        return lines
 
     def command_line(self) -> list[str]:
         """``docker compose -f ... -p <project>``: the prefix users can run themselves."""

@@ -363,7 +363,7 @@ def boot(
     project = compose_mod.new_project_name()
     driver = driver_factory(compose_dir, files, project, compose_env)
     deadline = clock() + options.boot_timeout
-    keep_on_failure = options.keep_on_failure or options.keep_stack
+    keep_on_failure = options.keep_on_failure  # a kept stack (--keep-stack, stack up) that failed is removed
 
     def step_timeout() -> float:
         return max(1.0, min(COMPOSE_CALL_TIMEOUT_S, deadline - clock()))
@@ -386,6 +386,9 @@ def boot(
         dsn = options.postgres_dsn or COMPOSE_POSTGRES_DSN.format(host=pg_host, port=pg_port)
     except BaseException as err:
         kept = ""
+        details = ""
+        if isinstance(err, Exception):
+            details = _failure_details(driver)  # before `down`: the logs go with the containers
         if keep_on_failure:
             kept = (
                 f" (kept for inspection: omcontract stack logs --project {project}; "
@@ -395,9 +398,11 @@ def boot(
             with contextlib.suppress(Exception):
                 driver.down(TEARDOWN_TIMEOUT_S)
         if isinstance(err, ContractUserError):
-            raise NoOpenMeterError(f"compose project {project} failed to boot: {err}{kept}") from None
+            raise NoOpenMeterError(f"compose project {project} failed to boot: {err}{kept}{details}") from None
         if isinstance(err, Exception):
-            raise NoOpenMeterError(f"compose project {project} failed to boot: {_reason(err)}{kept}") from err
+            raise NoOpenMeterError(
+                f"compose project {project} failed to boot: {_reason(err)}{kept}{details}"
+            ) from err
         raise
 
     if options.worker_logs:
@@ -428,6 +433,19 @@ def boot(
         keep_on_failure=options.keep_on_failure,
         env=env,
     )
+
+
+def _failure_details(driver: ComposeDriver) -> str:
+    """Indented lines after a failed boot: images missing from the engine, last log lines of the
+    services that were not healthy -- when the driver can tell (``failure_details``), else nothing."""
+    details = getattr(driver, "failure_details", None)
+    if not callable(details):
+        return ""
+    try:
+        lines = [str(line) for line in details(COMPOSE_CALL_TIMEOUT_S)]
+    except Exception:
+        return ""
+    return "".join(f"\n  {line}" for line in lines)
 
 
 def _compose_prefix(driver: ComposeDriver, compose_dir: Path, files: Sequence[str], project: str) -> str:

@@ -123,9 +123,9 @@ def _docker() -> str:
     return binary
 
 
-def image_exists(tag: str, *, run: Runner = _proc.run) -> bool:
+def image_exists(tag: str, *, run: Runner | None = None) -> bool:
     """True when the engine holds an image named ``tag`` (no pull is tried)."""
-    done = run([_docker(), "image", "inspect", "--format", "{{.Id}}", tag], timeout=INSPECT_TIMEOUT_S)
+    done = (run or _proc.run)([_docker(), "image", "inspect", "--format", "{{.Id}}", tag], timeout=INSPECT_TIMEOUT_S)
     if done.timed_out:
         raise NoOpenMeterError(f"`docker image inspect {tag}` did not answer within {INSPECT_TIMEOUT_S:g} s")
     return done.returncode == 0
@@ -212,7 +212,7 @@ def debian_mirror(sources: Iterable[Path] | None = None) -> str:
     return DEFAULT_MIRROR
 
 
-def _ensure_base(plan: BuildPlan, progress: Progress, run: Runner) -> BuiltImage | None:
+def _ensure_base(plan: BuildPlan, progress: Progress, run: Runner | None) -> BuiltImage | None:
     if image_exists(plan.base_image, run=run):
         return BuiltImage(plan.base_image, "kept")
     if plan.base_image != BASE_IMAGE:
@@ -339,7 +339,7 @@ def _build(
     return time.monotonic() - started
 
 
-def build_images(plan: BuildPlan, *, progress: Progress, run: Runner = _proc.run) -> list[BuiltImage]:
+def build_images(plan: BuildPlan, *, progress: Progress, run: Runner | None = None) -> list[BuiltImage]:
     """Make the base image if needed, then every infrastructure image and (with binaries) OpenMeter's."""
     if not (plan.recipes / "postgres" / "Dockerfile").is_file():
         raise InputError(f"no image recipes in {plan.recipes}", field="recipes")

@@ -224,3 +224,30 @@ def test_driver_logs_are_the_compose_stdout_only(monkeypatch: pytest.MonkeyPatch
     assert driver.logs("billing-worker", timeout=4) == 'billing-worker-1  | {"level":"INFO","msg":"hi"}\n'
     assert recorder.calls[0]["cmd"][-2:] == ["logs", "billing-worker"]
     assert recorder.calls[0]["timeout"] == 4
+
+
+def test_failure_details_name_missing_images_and_tail_the_unhealthy_services_logs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ps = "\n".join(
+        json.dumps({"Service": name, "State": state, "Health": health, "ExitCode": 0, "Publishers": []})
+        for name, state, health in [("postgres", "running", "healthy"), ("kafka", "running", "unhealthy")]
+    ).encode()
+    recorder = Recorder(
+        outputs={
+            "config": b"omcontract/kafka:3.9.1-bookworm\nghcr.io/openmeterio/openmeter:v9\n",
+            "ps": ps,
+            "logs": b"starting broker\n\nERROR listener INTERNAL cannot bind\n",
+        },
+        fail={"ghcr.io/openmeterio/openmeter:v9": b"Error: No such image"},
+    )
+    driver = _driver(monkeypatch, recorder)
+    assert driver.failure_details(timeout=5, tail=3) == [
+        "image ghcr.io/openmeterio/openmeter:v9 is not in the engine (no registry? build it: "
+        "omcontract stack build-images)",
+        "kafka: running/unhealthy; its last log lines:",
+        "  kafka | starting broker",
+        "  kafka | ERROR listener INTERNAL cannot bind",
+    ]
+    logs_call = next(c["cmd"] for c in recorder.calls if "logs" in c["cmd"])
+    assert logs_call[-6:] == ["logs", "--no-color", "--no-log-prefix", "--tail", "3", "kafka"]

@@ -240,3 +240,22 @@ def test_connect_without_url_and_without_docker_says_what_to_do(
         "refused); start OpenMeter yourself and pass --openmeter-url URL (or set "
         "OPENMETER_URL)"
     )
+
+
+class _DiagnosingDriver(FakeDriver):
+    def failure_details(self, timeout: float) -> list[str]:
+        self.calls.append("details")
+        return ["kafka: running/unhealthy; its last log lines:", "  kafka | ERROR cannot bind"]
+
+
+def test_a_failed_boot_shows_the_failing_services_logs_then_removes_the_stack(fake_server: FakeServer) -> None:
+    driver, clock = _DiagnosingDriver(_port(fake_server.url), never_healthy=True), FakeClock()
+    with pytest.raises(NoOpenMeterError) as err:
+        boot(
+            StackOptions(boot_timeout=3, keep_stack=True), driver_factory=driver.factory, clock=clock, sleep=clock.sleep
+        )
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith(f"compose project {driver.project} failed to boot: services not healthy in time: ")
+    assert "kept for inspection" not in lines[0]  # a kept stack (stack up) that never booted is removed
+    assert lines[1:] == ["  kafka: running/unhealthy; its last log lines:", "    kafka | ERROR cannot bind"]
+    assert driver.calls == ["up", "details", "down"]
