@@ -62,6 +62,9 @@ OPENMETER_BINARIES: Mapping[str, str] = {
     "jobs": "openmeter-jobs",
 }
 SHIM_FILE = "chnative_shim.py"
+SHIM_IMAGE_NAME = "omcontract/clickhouse-chdb-shim:"
+NOFILE_ENV = "OMCONTRACT_CLICKHOUSE_NOFILE"
+SHIM_NOFILE = "4096"
 DEFAULT_BUILD_TIMEOUT_S = 1800.0
 INSPECT_TIMEOUT_S = 10.0
 DEBOOTSTRAP_TIMEOUT_S = 900.0
@@ -146,6 +149,10 @@ def local_image_env(
             continue
         if check(spec.tag):
             chosen[spec.env] = spec.tag
+    clickhouse = chosen.get("OMCONTRACT_CLICKHOUSE_IMAGE") or env.get("OMCONTRACT_CLICKHOUSE_IMAGE", "")
+    if clickhouse.startswith(SHIM_IMAGE_NAME) and not env.get(NOFILE_ENV, "").strip():
+        # ClickHouse server wants 262144 open files; the shim does not, and engines may allow fewer
+        chosen[NOFILE_ENV] = SHIM_NOFILE
     return chosen
 
 

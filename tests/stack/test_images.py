@@ -108,6 +108,17 @@ def test_local_images_are_chosen_only_when_present_and_not_overridden() -> None:
     assert local_image_env({}, exists=lambda _: False) == {}
 
 
+def test_the_clickhouse_stand_in_gets_a_file_limit_any_engine_allows() -> None:
+    env = local_image_env({}, exists=lambda tag: tag.startswith("omcontract/clickhouse-chdb-shim:"))
+    assert env == {
+        "OMCONTRACT_CLICKHOUSE_IMAGE": "omcontract/clickhouse-chdb-shim:4.4.0",
+        "OMCONTRACT_CLICKHOUSE_NOFILE": "4096",
+    }
+    assert local_image_env({"OMCONTRACT_CLICKHOUSE_NOFILE": "9999"}, exists=lambda _: True).get(
+        "OMCONTRACT_CLICKHOUSE_NOFILE"
+    ) is None
+
+
 def test_binaries_folder_must_hold_all_four(tmp_path: Path) -> None:
     folder = _binaries(tmp_path / "abc123456" / "bin", ("server", "billing-worker"))
     with pytest.raises(InputError) as err:
