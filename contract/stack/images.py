@@ -22,6 +22,8 @@ report progress; the full build output goes to a log file named in any error.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -62,6 +64,7 @@ OPENMETER_BINARIES: Mapping[str, str] = {
     "jobs": "openmeter-jobs",
 }
 SHIM_FILE = "chnative_shim.py"
+FINGERPRINT_LABEL = "omcontract.binaries"
 SHIM_IMAGE_NAME = "omcontract/clickhouse-chdb-shim:"
 NOFILE_ENV = "OMCONTRACT_CLICKHOUSE_NOFILE"
 SHIM_NOFILE = "4096"
@@ -132,6 +135,25 @@ def image_exists(tag: str, *, run: Runner | None = None) -> bool:
     if done.timed_out:
         raise NoOpenMeterError(f"`docker image inspect {tag}` did not answer within {INSPECT_TIMEOUT_S:g} s")
     return done.returncode == 0
+
+
+def image_label(tag: str, label: str, *, run: Runner | None = None) -> str | None:
+    """The value of ``label`` on image ``tag``; None when the image or the label is missing."""
+    fmt = "{{index .Config.Labels " + json.dumps(label) + "}}"
+    done = (run or _proc.run)([_docker(), "image", "inspect", "--format", fmt, tag], timeout=INSPECT_TIMEOUT_S)
+    if done.timed_out:
+        raise NoOpenMeterError(f"`docker image inspect {tag}` did not answer within {INSPECT_TIMEOUT_S:g} s")
+    value = done.stdout.decode("utf-8", "replace").strip()
+    return value if done.returncode == 0 and value and value != "<no value>" else None
+
+
+def binaries_fingerprint(folder: Path) -> str:
+    """Names, sizes and modification times of the OpenMeter binaries: a rebuilt binary changes it."""
+    digest = hashlib.sha256()
+    for name in OPENMETER_BINARIES:
+        info = (folder / name).stat()
+        digest.update(f"{name}:{info.st_size}:{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def local_image_env(
@@ -333,11 +355,14 @@ def _build(
     plan: BuildPlan,
     progress: Progress,
     build_args: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> float:
     argv = [_docker(), "build", "--network", "host", "--pull=false", "-t", tag]
     argv += ["--build-arg", f"BASE={plan.base_image}"]
     for key, value in (build_args or {}).items():
         argv += ["--build-arg", f"{key}={value}"]
+    for key, value in (labels or {}).items():
+        argv += ["--label", f"{key}={value}"]
     argv.append(str(context))
     log = plan.log_dir / f"build-{re.sub(r'[^A-Za-z0-9_.-]+', '_', tag)}.log"
     started = time.monotonic()
@@ -382,14 +407,15 @@ def build_images(plan: BuildPlan, *, progress: Progress, run: Runner | None = No
             folder = find_openmeter_binaries(plan.openmeter_bin)
             tag = plan.openmeter_tag or openmeter_tag_for(folder)
             image = f"{OPENMETER_REPOSITORY}:{tag}"
-            if not plan.rebuild and image_exists(image, run=run):
+            stamp = binaries_fingerprint(folder)
+            if not plan.rebuild and image_label(image, FINGERPRINT_LABEL, run=run) == stamp:
                 results.append(BuiltImage(image, "kept"))
             else:
                 context = _stage_context(plan.recipes / "openmeter", staging, ())
                 (context / "bin").mkdir()
                 for name in OPENMETER_BINARIES:
                     _link_or_copy(folder / name, context / "bin" / name)
-                seconds = _build(context, image, plan, progress, {"REVISION": tag})
+                seconds = _build(context, image, plan, progress, {"REVISION": tag}, {FINGERPRINT_LABEL: stamp})
                 results.append(BuiltImage(image, "built", seconds))
     return results
 

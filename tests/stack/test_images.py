@@ -33,7 +33,8 @@ RECIPES = REPO / "compose" / "images"
 FAKE_DOCKER = r"""#!/bin/sh
 echo "$*" >>"$FAKE_DOCKER_LOG"
 if [ "$1" = image ] && [ "$2" = inspect ]; then
-  for tag in $FAKE_DOCKER_IMAGES; do [ "$tag" = "$5" ] && { echo sha256:1; exit 0; }; done
+  case "$4" in *Labels*) out="${FAKE_DOCKER_LABEL:-<no value>}" ;; *) out=sha256:1 ;; esac
+  for tag in $FAKE_DOCKER_IMAGES; do [ "$tag" = "$5" ] && { echo "$out"; exit 0; }; done
   echo "Error: No such image: $5" >&2; exit 1
 fi
 if [ "$1" = build ]; then
@@ -222,3 +223,21 @@ def test_a_missing_custom_base_image_is_reported_not_made(
     plan = BuildPlan(recipes=RECIPES, log_dir=tmp_path / "logs", base_image="debian:bookworm-slim")
     with pytest.raises(NoOpenMeterError, match=r"^base image debian:bookworm-slim is not in the engine; "):
         build_images(plan, progress=lambda _: None)
+
+
+def test_the_openmeter_image_is_rebuilt_when_its_binaries_change(
+    tmp_path: Path, fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bins = _binaries(tmp_path / "abc123456" / "bin")
+    image = "ghcr.io/openmeterio/openmeter:abc123456"
+    infra = " ".join(spec.tag for spec in INFRA_IMAGES)
+    monkeypatch.setenv("FAKE_DOCKER_IMAGES", f"{images.BASE_IMAGE} {infra} {image}")
+    stamp = images.binaries_fingerprint(bins)
+    monkeypatch.setenv("FAKE_DOCKER_LABEL", stamp)
+    plan = BuildPlan(recipes=RECIPES, log_dir=tmp_path / "logs", openmeter_bin=bins)
+    assert {r.tag: r.outcome for r in build_images(plan, progress=lambda _: None)}[image] == "kept"
+    os.utime(bins / "server", ns=(1, 1))  # a rebuilt binary
+    assert images.binaries_fingerprint(bins) != stamp
+    assert {r.tag: r.outcome for r in build_images(plan, progress=lambda _: None)}[image] == "built"
+    build = [c for c in fake_docker.read_text().splitlines() if c.startswith("build ")]
+    assert len(build) == 1 and f"--label omcontract.binaries={images.binaries_fingerprint(bins)}" in build[0]
