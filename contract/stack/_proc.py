@@ -11,10 +11,10 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Finished", "run"]
+__all__ = ["Finished", "kill", "run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +31,17 @@ class Finished:
 
 
 def run(
-    command: str | Sequence[str], *, timeout: float, cwd: str | None = None, env: Mapping[str, str] | None = None
+    command: str | Sequence[str],
+    *,
+    timeout: float,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    started: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> Finished:
-    """Run ``command`` (a shell string, or an argv list) and wait at most ``timeout`` seconds."""
+    """Run ``command`` (a shell string, or an argv list) and wait at most ``timeout`` seconds.
+
+    ``started`` receives the process (e.g. to :func:`kill` it from another thread). An interruption
+    while waiting (Ctrl-C) kills the command's process group before it propagates."""
     proc = subprocess.Popen(
         command if isinstance(command, str) else list(command),
         shell=isinstance(command, str),
@@ -44,6 +52,8 @@ def run(
         env=None if env is None else dict(env),
         start_new_session=True,
     )
+    if started is not None:
+        started(proc)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -55,4 +65,13 @@ def run(
             proc.kill()
             stdout, stderr = b"", b""
         return Finished(None, stdout or b"", stderr or b"")
+    except BaseException:
+        kill(proc)
+        raise
     return Finished(proc.returncode, stdout, stderr)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill ``proc``'s whole process group (it runs in its own session); no error if it is gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)

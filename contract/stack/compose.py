@@ -216,7 +216,11 @@ class TestcontainersDriver:
 
             def _run_command(self, cmd: str | list[str], context: str | None = None) -> Any:
                 done = _proc.run(
-                    cmd, timeout=driver.timeout, cwd=context or str(compose_dir), env={**os.environ, **extra_env}
+                    cmd,
+                    timeout=driver.timeout,
+                    cwd=context or str(compose_dir),
+                    env={**os.environ, **extra_env},
+                    started=driver._remember,
                 )
                 if done.returncode is None:
                     raise subprocess.TimeoutExpired(cmd, driver.timeout, done.stdout, done.stderr)
@@ -225,6 +229,7 @@ class TestcontainersDriver:
                 return subprocess.CompletedProcess(cmd, done.returncode, done.stdout, done.stderr)
 
         self.timeout = 60.0
+        self._running: list[subprocess.Popen[bytes]] = []
         self._env = extra_env
         self._compose: Any = _Compose(
             context=str(compose_dir), compose_file_name=list(files), wait=False, keep_volumes=False
@@ -281,6 +286,16 @@ class TestcontainersDriver:
 
     def down(self, timeout: float) -> None:
         self._call("down", timeout, self._compose.stop, True)
+
+    def _remember(self, proc: subprocess.Popen[bytes]) -> None:
+        self._running = [p for p in self._running if p.poll() is None] + [proc]
+
+    def cancel(self) -> None:
+        """Kill the compose commands still running (e.g. an ``up`` in another thread after Ctrl-C)."""
+        for proc in self._running:
+            if proc.poll() is None:
+                _proc.kill(proc)
+        self._running = [proc for proc in self._running if proc.poll() is None]
 
     def failure_details(self, timeout: float, tail: int = FAILURE_LOG_LINES) -> list[str]:
         """After a failed boot: images compose needs that the engine lacks, and the last log lines

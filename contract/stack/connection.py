@@ -19,6 +19,7 @@ import contextlib
 import ipaddress
 import re
 import shlex
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -322,6 +323,40 @@ def wait_healthy(
         sleep(min(poll_s, remaining))
 
 
+def _up_with_progress(
+    driver: ComposeDriver, deadline: float, clock: Callable[[], float], progress: Callable[[str], None] | None
+) -> None:
+    """``driver.up`` (compose waits there for the health of the services others depend on), saying
+    meanwhile which services are still starting."""
+    if progress is None:
+        driver.up(max(1.0, deadline - clock()))
+        return
+    failure: list[BaseException] = []
+
+    def run_up() -> None:
+        try:
+            driver.up(max(1.0, deadline - clock()))
+        except BaseException as err:
+            failure.append(err)
+
+    worker = threading.Thread(target=run_up, name="compose-up", daemon=True)
+    worker.start()
+    last = ""
+    while worker.is_alive():
+        worker.join(timeout=2.0)
+        if not worker.is_alive():
+            break
+        with contextlib.suppress(ContractUserError):
+            states = driver.services(max(1.0, min(COMPOSE_CALL_TIMEOUT_S, deadline - clock())))
+            waiting = [f"{s.service}: {s.state}/{s.health or '-'}" for s in states if s.health not in ("healthy", "")]
+            report = ", ".join(waiting) or "starting containers"
+            if report != last:
+                progress(f"compose up: waiting for {report}")
+                last = report
+    if failure:
+        raise failure[0]
+
+
 def _probe_until(
     url: str, api_key: str | None, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]
 ) -> Mapping[str, Any]:
@@ -356,7 +391,7 @@ def boot(
         driver_factory = _default_driver
         local = images.local_image_env()  # images built by `omcontract stack build-images`
         if local and progress is not None:
-            progress(f"using locally built images: {', '.join(sorted(local.values()))}")
+            progress(f"using locally built images: {', '.join(sorted(v for k, v in local.items() if k.endswith("_IMAGE")))}")
         compose_env.update(local)
     compose_dir = compose_mod.find_compose_dir(options.compose_dir)
     files = compose_mod.compose_files(options.variant)
@@ -371,7 +406,7 @@ def boot(
     try:
         if progress is not None:
             progress(f"booting compose project {project} (variant {options.variant}, image tag {options.image_tag})")
-        driver.up(max(1.0, deadline - clock()))
+        _up_with_progress(driver, deadline, clock, progress)
         wait_healthy(
             driver, compose_mod.compose_services(compose_dir), deadline, clock=clock, sleep=sleep, progress=progress
         )
@@ -387,6 +422,10 @@ def boot(
     except BaseException as err:
         kept = ""
         details = ""
+        cancel = getattr(driver, "cancel", None)
+        if callable(cancel):
+            with contextlib.suppress(Exception):
+                cancel()  # an `up` still running in its thread must not create containers after `down`
         if isinstance(err, Exception):
             details = _failure_details(driver)  # before `down`: the logs go with the containers
         if keep_on_failure:
