@@ -391,7 +391,8 @@ def boot(
         driver_factory = _default_driver
         local = images.local_image_env()  # images built by `omcontract stack build-images`
         if local and progress is not None:
-            progress(f"using locally built images: {', '.join(sorted(v for k, v in local.items() if k.endswith("_IMAGE")))}")
+            built = sorted(value for name, value in local.items() if name.endswith("_IMAGE"))
+            progress(f"using locally built images: {', '.join(built)}")
         compose_env.update(local)
     compose_dir = compose_mod.find_compose_dir(options.compose_dir)
     files = compose_mod.compose_files(options.variant)
