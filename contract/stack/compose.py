@@ -55,6 +55,8 @@ OPENMETER_SERVICES = (API_SERVICE, SINK_WORKER, BILLING_WORKER)
 CONFIG_IN_CONTAINER = "/etc/openmeter/config.yaml"
 DOCKER_CHECK_TIMEOUT_S = 3.0
 FAILURE_LOG_LINES = 8
+# what OpenMeter's Kafka consumer (Sarama) logs when the group gave it a partition
+CONSUMER_ASSIGNED = "added subscription to "
 _NO_DOCKER_HINT = "start OpenMeter yourself and pass --openmeter-url URL (or set OPENMETER_URL)"
 
 
@@ -286,6 +288,10 @@ class TestcontainersDriver:
 
     def down(self, timeout: float) -> None:
         self._call("down", timeout, self._compose.stop, True)
+
+    def consumer_ready(self, timeout: float) -> bool:
+        """True once the billing worker's log shows its Kafka consumer was given partitions."""
+        return CONSUMER_ASSIGNED in self.logs(BILLING_WORKER, timeout)
 
     def _remember(self, proc: subprocess.Popen[bytes]) -> None:
         self._running = [p for p in self._running if p.poll() is None] + [proc]

@@ -65,6 +65,7 @@ PROBE_TIMEOUT_S = 3.0
 FORCE_SYNC_TIMEOUT_S = 120.0
 TEARDOWN_TIMEOUT_S = 120.0
 COMPOSE_CALL_TIMEOUT_S = 30.0
+CONSUMER_JOIN_TIMEOUT_S = 90.0
 COMPOSE_POSTGRES_DSN = "postgresql://postgres:postgres@{host}:{port}/postgres?sslmode=disable"
 _CUSTOMER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -357,6 +358,36 @@ def _up_with_progress(
         raise failure[0]
 
 
+def _wait_consuming(
+    driver: ComposeDriver,
+    deadline: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Wait (bounded) until the billing worker's Kafka consumer has its partitions, when the driver can
+    tell (``consumer_ready``). A worker is healthy before it has joined its consumer group; on a
+    loaded machine with a real broker the join can take many seconds, and a first step's sync would
+    wait for it. Past the bound the boot goes on and says so."""
+    ready = getattr(driver, "consumer_ready", None)
+    if not callable(ready):
+        return
+    limit = min(deadline, clock() + CONSUMER_JOIN_TIMEOUT_S)
+    said = False
+    while True:
+        with contextlib.suppress(ContractUserError):
+            if ready(max(1.0, min(COMPOSE_CALL_TIMEOUT_S, deadline - clock()))):
+                return
+        if clock() >= limit:
+            if progress is not None:
+                progress("the billing worker's log shows no Kafka partition assignment yet; going on")
+            return
+        if progress is not None and not said:
+            progress("waiting for the billing worker to join its Kafka consumer group")
+            said = True
+        sleep(min(1.0, max(0.0, limit - clock())))
+
+
 def _probe_until(
     url: str, api_key: str | None, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]
 ) -> Mapping[str, Any]:
@@ -411,6 +442,7 @@ def boot(
         wait_healthy(
             driver, compose_mod.compose_services(compose_dir), deadline, clock=clock, sleep=sleep, progress=progress
         )
+        _wait_consuming(driver, deadline, clock, sleep, progress)
         api_host, api_port = driver.port(API_SERVICE, API_PORT, step_timeout())
         base_url = f"http://{api_host}:{api_port}"
         version = _probe_until(base_url, options.api_key, deadline, clock, sleep)

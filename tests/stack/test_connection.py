@@ -259,3 +259,33 @@ def test_a_failed_boot_shows_the_failing_services_logs_then_removes_the_stack(fa
     assert "kept for inspection" not in lines[0]  # a kept stack (stack up) that never booted is removed
     assert lines[1:] == ["  kafka: running/unhealthy; its last log lines:", "    kafka | ERROR cannot bind"]
     assert driver.calls == ["up", "details", "down"]
+
+
+class _JoiningDriver(FakeDriver):
+    def __init__(self, api_port: int, joined_after: int) -> None:
+        super().__init__(api_port, healthy_after=0)
+        self.joined_after = joined_after
+        self.asked = 0
+
+    def consumer_ready(self, timeout: float) -> bool:
+        self.asked += 1
+        return self.asked > self.joined_after
+
+
+def test_boot_waits_for_the_billing_worker_to_join_its_consumer_group(fake_server: FakeServer) -> None:
+    fake_server.json("/version", VERSION_BODY)
+    driver, clock = _JoiningDriver(_port(fake_server.url), joined_after=3), FakeClock()
+    progress: list[str] = []
+    boot(StackOptions(), driver_factory=driver.factory, clock=clock, sleep=clock.sleep, progress=progress.append)
+    assert driver.asked == 4 and clock.sleeps == [1.0, 1.0, 1.0]
+    assert "waiting for the billing worker to join its Kafka consumer group" in progress
+
+
+def test_a_worker_that_never_shows_its_partitions_delays_the_boot_boundedly(fake_server: FakeServer) -> None:
+    fake_server.json("/version", VERSION_BODY)
+    driver, clock = _JoiningDriver(_port(fake_server.url), joined_after=10**6), FakeClock()
+    progress: list[str] = []
+    om = boot(StackOptions(), driver_factory=driver.factory, clock=clock, sleep=clock.sleep, progress=progress.append)
+    assert om.mode == "booted"
+    assert sum(clock.sleeps) == pytest.approx(90.0)
+    assert progress[-1] == "the billing worker's log shows no Kafka partition assignment yet; going on"
