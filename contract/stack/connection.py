@@ -491,6 +491,7 @@ def boot(
         "OPENMETER_FORCE_SYNC": f"{compose_cmd} exec -T {BILLING_WORKER} {jobs}",
         "OPENMETER_IMAGE_TAG": options.image_tag,
         "OMCONTRACT_PROJECT": project,
+        "OPENMETER_CONFIG": options.variant,  # a later attached run knows the configuration
     }
     return OpenMeterHandle(
         base_url=base_url,

@@ -147,6 +147,7 @@ def test_boot_waits_for_health_then_discovers_ports_and_version(fake_server: Fak
     assert lines[0] == f"export OPENMETER_URL={fake_server.url}"
     assert any(line.startswith("export OPENMETER_FORCE_SYNC=") and "{customer_id}" in line for line in lines)
     assert f"export OMCONTRACT_PROJECT={driver.project}" in lines
+    assert "export OPENMETER_CONFIG=no-cti" in lines  # an attached run later knows the configuration
     om.close()
     assert driver.calls == ["up", "down"]
 
