@@ -19,6 +19,7 @@ import click
 from contract.commands.run import _mask
 from contract.errors import EXIT_DISAGREE, EXIT_OK, InputError
 from contract.explore.campaign import Campaign, CampaignOptions, CampaignResult, CampaignStatus, Found, RunScenario
+from contract.explore.classify import slug_of
 from contract.explore.example import document, write_document
 from contract.explore.generate import Surface
 from contract.report import write_reports
@@ -143,7 +144,7 @@ def _progress(quiet: bool) -> Callable[[CampaignStatus], None] | None:
 
 def _write_found(out: Path, found: Found, seed: int, target: Target) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^a-z0-9]+", "-", found.key.lower()).strip("-")[:60].rstrip("-") or "failure"
+    stem = slug_of(found.key)
     path = out / f"{stem}.yaml"
     n = 2
     while path.exists():

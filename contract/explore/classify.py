@@ -20,7 +20,7 @@ from contract.findings import FindingKind
 from contract.scenario.result import ScenarioResult, StepResult, Verdict
 from contract.stack.failures import normalise
 
-__all__ = ["FailureClass", "classify", "normalise"]
+__all__ = ["FailureClass", "classify", "normalise", "slug_of"]
 
 _STEP_KIND = re.compile(r"\.([a-z_]+)$")
 
@@ -35,9 +35,13 @@ class FailureClass:
 
     @property
     def slug(self) -> str:
-        """A file-name-safe form of the key (for the scenario file written for it)."""
-        slug = re.sub(r"[^a-z0-9]+", "-", self.key.lower()).strip("-")
-        return slug[:60].rstrip("-") or "failure"
+        return slug_of(self.key)
+
+
+def slug_of(key: str) -> str:
+    """A file-name-safe form of a class key (the stem of the scenario file written for it)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
+    return slug[:60].rstrip("-") or "failure"
 
 
 def _kind_of(step: StepResult) -> str:
