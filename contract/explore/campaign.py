@@ -1,13 +1,11 @@
 """A campaign: Hypothesis draws scenarios, each runs against one OpenMeter, failures are shrunk.
 
 Each worker (``jobs`` of them, threads sharing one OpenMeter, each example with its own keys and
-customer) runs rounds of a Hypothesis search. In a round, every drawn scenario is run and judged
-exactly as ``omcontract run`` judges it. The first failure of a class nobody has found yet
-becomes the round's target: Hypothesis shrinks it (every shrink candidate is another live run,
-bounded by ``shrink_runs`` and the budget) and the round ends with the smallest failing scenario.
-Failures of classes already found are counted, not shrunk again, so later rounds look for new
-ones. Results are cached by document, so Hypothesis's final replay of the minimal example costs
-nothing and cannot flake.
+customer) runs one Hypothesis search that only draws. Every drawn scenario is run and judged
+exactly as ``omcontract run`` judges it. The first failure of a class nobody has found yet is
+shrunk at once by :mod:`contract.explore.shrink` (every candidate is another run, bounded by
+``shrink_runs`` and the budget); failures of classes already found, or listed as known, are
+counted and not shrunk again. Results are cached by document, so a body drawn twice costs one run.
 
 The campaign stops at ``examples`` drawn-and-run examples (shrink runs not counted) or when the
 ``budget`` (seconds) is spent, whichever comes first; an interrupted campaign keeps what it found.

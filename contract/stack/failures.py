@@ -107,11 +107,11 @@ def failing_syncs(
                 dead.add(same)
             elif mine:
                 dead.add(mine[-1])
+    by_id = {s.id: s for s in sigs}
     out: list[FailureGroup] = []
     for (subscription, key), recs in groups.items():
         text = recs[0].error_message or ""
         known = tuple(s.id for s in sigs if not (s.attempt or s.terminal) and s.pattern.search(text))
-        by_id = {s.id: s for s in sigs}
         stamps = [r.ts for r in recs if r.ts is not None]
         # one attempt may write several lines (the handler's and the retry middleware's)
         per_signature = [sum(1 for r in recs if s.search(r) is not None) for s in flow if s.attempt]
