@@ -19,8 +19,8 @@ from contract.errors import EXIT_DISAGREE, EXIT_OK, InputError
 from contract.limits import MAX_LOG_BYTES, read_input
 from contract.model.time import format_time
 from contract.stack.failures import FailureGroup, failing_syncs
-from contract.stack.logs import LogRecord, parse_text
 from contract.stack.signatures import SignatureMatch, scan
+from contract.worklog.records import LogRecord, parse_text
 
 __all__ = ["format_match", "logs", "read_inputs"]
 

@@ -24,11 +24,11 @@ from contract.model.time import format_time
 from contract.stack import compose as compose_mod
 from contract.stack import images as images_mod
 from contract.stack.connection import boot, probe_version
-from contract.stack.logs import LogRecord
-from contract.stack.logsource import LogSource
 from contract.stack.options import VARIANTS, StackOptions
 from contract.stack.signatures import subscription_of
 from contract.stack.syncstate import SyncStateReader, mask_dsn
+from contract.worklog.records import LogRecord
+from contract.worklog.source import LogSource
 
 __all__ = ["format_record", "stack"]
 

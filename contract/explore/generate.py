@@ -31,8 +31,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contract.model.time import Duration
-from contract.scenario.loader import cadences_align
+from contract.model.time import Duration, cadences_align
 
 __all__ = ["ACTIONS", "DIMENSIONS", "Surface", "scenarios"]
 

@@ -167,6 +167,30 @@ class Duration:
         return out if out not in ("P", "-P") else "PT0S"
 
 
+def _micros(d: Duration, days_in_month: int, hours_in_day: int) -> int:
+    """``d`` in microseconds for one assumed month length and day length (DST days are 23 or 25 h)."""
+    days = (d.years * 12 + d.months) * days_in_month + d.weeks * 7 + d.days
+    return (((days * hours_in_day + d.hours) * 60 + d.minutes) * 60 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _divides(larger: Duration, smaller: Duration) -> bool:
+    """``smaller`` fits a whole number of times into ``larger`` whatever the month and day length."""
+    for days_in_month in (28, 29, 30, 31):
+        for hours_in_day in (23, 24, 25):
+            big = _micros(larger, days_in_month, hours_in_day)
+            small = _micros(smaller, days_in_month, hours_in_day)
+            if big <= 0 or small <= 0 or big % small:
+                return False
+    return True
+
+
+def cadences_align(plan: Duration, rate_card: Duration) -> bool:
+    """OpenMeter's alignment rule: a rate card's cadence equals, divides or is a multiple of its plan's,
+    whatever the length of the months and days involved (``P1D`` divides ``P1M``; ``P1W`` and ``P1M``
+    are unaligned)."""
+    return _divides(plan, rate_card) or _divides(rate_card, plan)
+
+
 def _add_months(t: datetime, months: int) -> datetime:
     if not months:
         return t

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from contract.model.domain import EndProrationMode, PaymentTerm, Price, SettlementMode, SyncConfig
-from contract.model.time import Duration, Period, floor_second, format_time
+from contract.model.time import Duration, Period, cadences_align, floor_second, format_time
 from contract.offline.prices import (
     numeric,
     parse_payment_term,
@@ -39,7 +39,6 @@ __all__ = [
     "Profile",
     "UsageEvent",
     "aggregate",
-    "cadence_aligned",
     "default_profile",
     "invoice_workflow_v1",
     "parse_customer",
@@ -801,24 +800,6 @@ def parse_plan_v1(body: Any, *, new_id: str, version: int, now: datetime, featur
     )
 
 
-def _length(d: Duration, month_days: int, day_hours: int) -> int:
-    """``d`` in microseconds for one assumed month length and day length (DST days are 23 or 25 h)."""
-    days = (d.years * 12 + d.months) * month_days + d.weeks * 7 + d.days
-    hours = days * day_hours + d.hours
-    return ((hours * 60 + d.minutes) * 60 + d.seconds) * 1_000_000 + d.microseconds
-
-
-def _always_multiple(big: Duration, small: Duration) -> bool:
-    lengths = [(_length(big, m, h), _length(small, m, h)) for m in (28, 29, 30, 31) for h in (23, 24, 25)]
-    return all(b > 0 and s > 0 and b % s == 0 for b, s in lengths)
-
-
-def cadence_aligned(rate_card: Duration, plan: Duration) -> bool:
-    """Does ``rate_card`` equal, divide, or is it a multiple of ``plan``, whatever the length of the
-    months and days involved? (``P1D`` divides ``P1M``; ``P1W`` and ``P1M`` are unaligned.)"""
-    return _always_multiple(plan, rate_card) or _always_multiple(rate_card, plan)
-
-
 def validate_plan(plan: Plan) -> list[Issue]:
     """What publishing checks (upstream productcatalog validation, the parts the suite meets)."""
     issues: list[Issue] = []
@@ -852,7 +833,7 @@ def validate_plan(plan: Plan) -> list[Issue]:
             if (
                 rc.price is not None
                 and rc.billing_cadence is not None
-                and not cadence_aligned(rc.billing_cadence, plan.billing_cadence)
+                and not cadences_align(plan.billing_cadence, rc.billing_cadence)
             ):
                 issues.append(
                     Issue(

@@ -73,7 +73,7 @@ from contract.offline.prices import numeric
 from contract.offline.problems import ApiError, Fields, Issue, api_of, json_body, problem_response
 from contract.offline.subscriptions import SubscriptionSpec
 from contract.offline.worker import EventType, SubscriptionEvent, WorkerLog
-from contract.stack.logsource import LogSource
+from contract.worklog.source import LogSource
 
 __all__ = [
     "BASE_URL",

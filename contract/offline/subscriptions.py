@@ -25,8 +25,8 @@ from typing import Any
 
 from contract.model.domain import ItemVersion, Phase, RateCard, SettlementMode, Subscription
 from contract.model.targetstate import SubscriptionTimeline, TargetStateError, cancel_active_to
-from contract.model.time import Duration, Period, add, format_time
-from contract.offline.catalog import Feature, Meter, Plan, PlanRateCard, cadence_aligned, parse_rate_card_v1
+from contract.model.time import Duration, Period, add, cadences_align, format_time
+from contract.offline.catalog import Feature, Meter, Plan, PlanRateCard, parse_rate_card_v1
 from contract.offline.ids import IdFactory, Kind
 from contract.offline.prices import price_v1, price_v3
 from contract.offline.problems import ApiError, Fields, Issue
@@ -382,7 +382,7 @@ def edit(
             if (
                 rate_card.price is not None
                 and rate_card.billing_cadence is not None
-                and not cadence_aligned(rate_card.billing_cadence, sub.billing_cadence)
+                and not cadences_align(sub.billing_cadence, rate_card.billing_cadence)
             ):
                 raise ApiError(
                     400,

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contract.model.time import floor_second, format_time
-from contract.stack.logsource import LogSource
+from contract.worklog.source import LogSource
 
 __all__ = [
     "ATTEMPTS",

@@ -31,7 +31,7 @@ from contract.limits import (
     read_input,
 )
 from contract.model.domain import EndProrationMode, PaymentTerm, SettlementMode
-from contract.model.time import Duration
+from contract.model.time import Duration, cadences_align
 from contract.oracle.expect import parse_expect
 from contract.oracle.located import from_node
 from contract.scenario.model import (
@@ -278,30 +278,6 @@ def _opt(m: dict[str, _N], key: str) -> _N | None:
 def _opt_text(m: dict[str, _N], key: str) -> str | None:
     n = _opt(m, key)
     return n.text() if n is not None else None
-
-
-# --------------------------------------------------------------------------- cadence alignment
-
-
-def _seconds(d: Duration, days_in_month: int, hours_in_day: int) -> int:
-    days = (d.years * 12 + d.months) * days_in_month + d.weeks * 7 + d.days
-    return (((days * hours_in_day + d.hours) * 60 + d.minutes) * 60 + d.seconds) * 1_000_000 + d.microseconds
-
-
-def _divides(larger: Duration, smaller: Duration) -> bool:
-    """``smaller`` fits a whole number of times into ``larger`` whatever the month and day length."""
-    for days_in_month in (28, 29, 30, 31):
-        for hours_in_day in (23, 24, 25):
-            big = _seconds(larger, days_in_month, hours_in_day)
-            small = _seconds(smaller, days_in_month, hours_in_day)
-            if big <= 0 or small <= 0 or big % small:
-                return False
-    return True
-
-
-def cadences_align(plan: Duration, rate_card: Duration) -> bool:
-    """OpenMeter's alignment rule: the rate-card cadence equals, divides or is a multiple of the plan's."""
-    return _divides(plan, rate_card) or _divides(rate_card, plan)
 
 
 # --------------------------------------------------------------------------- setup parsing
@@ -1203,4 +1179,4 @@ def _both(a: _Pred, b: _Pred) -> _Pred:
     return lambda s: a(s) and b(s)
 
 
-__all__ = ["PLAN_CADENCES", "cadences_align", "load_scenario", "load_scenarios", "scenario_files", "select"]
+__all__ = ["PLAN_CADENCES", "load_scenario", "load_scenarios", "scenario_files", "select"]

@@ -298,7 +298,7 @@ class ReplayLogs:
         return self._next - 1
 
     def read_from(self, mark: Any, since: datetime | None = None) -> list[Any]:
-        from contract.stack.logs import parse_lines
+        from contract.worklog.records import parse_lines
 
         if not isinstance(mark, int) or mark >= len(self._steps):
             return []

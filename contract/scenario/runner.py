@@ -87,7 +87,7 @@ from contract.scenario.model import Timing as ScenarioTiming
 from contract.scenario.result import Exchange, LogEvidence, ScenarioResult, StepResult, Verdict
 from contract.scenario.timeexpr import TimeExpr
 from contract.scenario.timeline import EngineCall, EngineTimeline
-from contract.stack.logs import parse_text
+from contract.worklog.records import parse_text
 
 __all__ = [
     "LIVE_FIELDS",
@@ -925,9 +925,7 @@ class Runner:
             return None
         return getattr(row, "synced_at", None) if row is not None else None
 
-    def _behaviour_explanation(
-        self, behaviour: Behaviour, errors: Sequence[str], logs: Sequence[LogEvidence]
-    ) -> str:
+    def _behaviour_explanation(self, behaviour: Behaviour, errors: Sequence[str], logs: Sequence[LogEvidence]) -> str:
         """Name a historical behaviour as the explanation only when the log shows its signature."""
         err = f" (its sync fails: {errors[-1]})" if errors else ""
         signature = BEHAVIOUR_SIGNATURES.get(behaviour)

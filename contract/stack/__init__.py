@@ -17,8 +17,6 @@ Docker, testcontainers and psycopg are imported lazily, only by the code that ne
 """
 
 from contract.stack.connection import ForceSyncResult, OpenMeterHandle, boot, connect, probe_version
-from contract.stack.logs import LogRecord, parse_line, parse_lines, parse_text
-from contract.stack.logsource import LogMark, LogSource, LogSourceError
 from contract.stack.options import DEFAULT_IMAGE_TAG, VARIANTS, StackOptions, Variant
 from contract.stack.signatures import (
     Signature,
@@ -30,6 +28,8 @@ from contract.stack.signatures import (
     unique_id_of,
 )
 from contract.stack.syncstate import SyncStateReader, SyncStateRow, mask_dsn
+from contract.worklog.records import LogRecord, parse_line, parse_lines, parse_text
+from contract.worklog.source import LogMark, LogSource, LogSourceError
 
 __all__ = [
     "DEFAULT_IMAGE_TAG",

@@ -24,8 +24,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from contract import proc as _proc
 from contract.errors import InputError, NoOpenMeterError
-from contract.stack import _proc
 from contract.stack.options import Variant
 
 __all__ = [

@@ -30,11 +30,12 @@ from urllib.parse import urlparse
 
 import httpx
 
+from contract import proc as _proc
 from contract.client.deadline import DeadlineTransport
 from contract.client.masking import mask_secrets
 from contract.errors import ContractUserError, InputError, NoOpenMeterError
-from contract.stack import _proc, images
 from contract.stack import compose as compose_mod
+from contract.stack import images
 from contract.stack.compose import (
     API_PORT,
     API_SERVICE,
@@ -47,9 +48,9 @@ from contract.stack.compose import (
     ComposeDriver,
     ServiceState,
 )
-from contract.stack.logsource import LogSource
 from contract.stack.options import StackOptions
 from contract.stack.syncstate import SyncStateReader
+from contract.worklog.source import LogSource
 
 __all__ = [
     "ForceSyncResult",
@@ -472,9 +473,7 @@ def boot(
         if isinstance(err, ContractUserError):
             raise NoOpenMeterError(f"compose project {project} failed to boot: {err}{kept}{details}") from None
         if isinstance(err, Exception):
-            raise NoOpenMeterError(
-                f"compose project {project} failed to boot: {_reason(err)}{kept}{details}"
-            ) from err
+            raise NoOpenMeterError(f"compose project {project} failed to boot: {_reason(err)}{kept}{details}") from err
         raise
 
     if options.worker_logs:

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from contract.stack.logs import LogRecord
 from contract.stack.signatures import Signature, default_catalogue, subscription_of
+from contract.worklog.records import LogRecord
 
 __all__ = ["FailureGroup", "failing_syncs", "normalise"]
 

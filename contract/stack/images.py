@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract import proc as _proc
 from contract.errors import InputError, NoOpenMeterError
-from contract.stack import _proc
 
 __all__ = [
     "BASE_IMAGE",

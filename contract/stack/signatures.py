@@ -34,7 +34,7 @@ from typing import Any, Literal
 import yaml
 
 from contract.errors import InputError
-from contract.stack.logs import LogRecord
+from contract.worklog.records import LogRecord
 
 __all__ = [
     "Signature",

@@ -82,9 +82,7 @@ def test_status_class_is_the_meta_status() -> None:
 def test_a_prediction_expects_what_it_saw_absent_too() -> None:
     predicted = snapshot()
     no_mirror = Artifact("S/p/a/v[0]/period[0]", Backend.CHARGE, JAN, FEB1, status="active.realization.processing")
-    exp = Expectation.from_snapshot(
-        Snapshot(items=(no_mirror,), gathering_invoice_exists=False), ("mirror", "status")
-    )
+    exp = Expectation.from_snapshot(Snapshot(items=(no_mirror,), gathering_invoice_exists=False), ("mirror", "status"))
     [item] = exp.items
     assert item.status == "active.realization.processing"
     assert item.mirror is not None and not item.mirror.present  # "no mirror line" is a prediction too

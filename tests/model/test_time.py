@@ -13,6 +13,7 @@ from contract.model.time import (
     Period,
     RecurrenceCache,
     add,
+    cadences_align,
     floor_second,
     format_time,
     parse_time,
@@ -168,3 +169,30 @@ def test_a_boundary_starts_its_period_with_or_without_a_cache(anchor: datetime, 
     warm.period(anchor, d.components(), add(anchor, d, k - 1))  # remembers b_k as a period end
     assert warm.period(anchor, d.components(), boundary) == expected
     assert warm.period(anchor, d.components(), boundary + timedelta(microseconds=1)) == expected
+
+
+@pytest.mark.parametrize(
+    ("plan", "rate_card", "aligned"),
+    [
+        ("P1M", "P1M", True),
+        ("P1M", "P3M", True),
+        ("P3M", "P1M", True),
+        ("P1Y", "P1M", True),
+        ("P12M", "P1Y", True),
+        ("P1W", "P1D", True),
+        ("P4W", "P2W", True),
+        ("P1W", "P2W", True),
+        ("P1M", "P1D", True),
+        ("P1M", "P1W", False),
+        ("P4W", "P1M", False),
+        ("P1M", "P4W", False),
+        ("P1M", "P2W", False),
+        ("P3M", "P2M", False),
+        ("P1W", "P3D", False),
+    ],
+)
+def test_cadences_align_only_when_one_divides_the_other_for_every_month_and_day_length(
+    plan: str, rate_card: str, aligned: bool
+) -> None:
+    """P1D divides P1M whatever the month; P1W never does (28 days is the only month it fits)."""
+    assert cadences_align(Duration.parse(plan), Duration.parse(rate_card)) is aligned

@@ -7,14 +7,13 @@ from types import MappingProxyType
 import pytest
 
 from contract.model.domain import EndProrationMode, SyncConfig
-from contract.model.time import Duration, Period
+from contract.model.time import Period
 from contract.offline.catalog import (
     Feature,
     Meter,
     Plan,
     UsageEvent,
     aggregate,
-    cadence_aligned,
     default_profile,
     parse_customer,
     parse_event,
@@ -83,23 +82,6 @@ def test_events_without_a_readable_value_do_not_count() -> None:
     events = [_event(1, "x"), _event(2, None), _event(3, True), _event(4, "2")]
     found = aggregate(_meter("sum"), events)
     assert found is not None and found[0] == Decimal(2)
-
-
-@pytest.mark.parametrize(
-    ("rate_card", "plan", "aligned"),
-    [
-        ("P1M", "P1M", True),
-        ("P1M", "P3M", True),
-        ("P1Y", "P1M", True),
-        ("P1D", "P1M", True),
-        ("P1W", "P1M", False),
-        ("P4W", "P1M", False),
-        ("P2W", "P1W", True),
-        ("P3D", "P1W", False),
-    ],
-)
-def test_rate_card_cadences_must_divide_or_be_a_multiple_of_the_plans(rate_card: str, plan: str, aligned: bool) -> None:
-    assert cadence_aligned(Duration.parse(rate_card), Duration.parse(plan)) is aligned
 
 
 def _plan_body(**rate_card: object) -> dict[str, object]:

@@ -11,7 +11,7 @@ import pytest
 from contract.errors import EXIT_BAD_INPUT, InputError
 from contract.model.domain import EndProrationMode, PaymentTerm, PriceType, SettlementMode
 from contract.model.time import Duration
-from contract.scenario.loader import cadences_align, load_scenario, load_scenarios, scenario_files, select
+from contract.scenario.loader import load_scenario, load_scenarios, scenario_files, select
 from contract.scenario.model import (
     KEY_PATTERN,
     MAX_KEY_LENGTH,
@@ -570,30 +570,6 @@ def test_missing_paths_and_empty_folders_are_input_errors(tmp_path: Path) -> Non
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"no scenario files \(\*\.yaml\) in this folder"):
         load_scenarios([tmp_path / "empty"])
-
-
-# --------------------------------------------------------------------------- cadence alignment
-
-
-@pytest.mark.parametrize(
-    ("plan", "rate_card", "aligned"),
-    [
-        ("P1M", "P1M", True),
-        ("P1M", "P3M", True),
-        ("P3M", "P1M", True),
-        ("P1Y", "P1M", True),
-        ("P12M", "P1Y", True),
-        ("P1W", "P1D", True),
-        ("P4W", "P2W", True),
-        ("P1M", "P1W", False),
-        ("P4W", "P1M", False),
-        ("P1M", "P2W", False),
-        ("P1M", "P1D", True),
-        ("P3M", "P2M", False),
-    ],
-)
-def test_cadence_alignment_holds_for_every_month_length(plan: str, rate_card: str, aligned: bool) -> None:
-    assert cadences_align(Duration.parse(plan), Duration.parse(rate_card)) is aligned
 
 
 # --------------------------------------------------------------------------- run keys

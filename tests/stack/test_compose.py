@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from contract.errors import InputError, NoOpenMeterError
+from contract.proc import Finished
 from contract.stack import compose
-from contract.stack._proc import Finished
 from contract.stack.compose import (
     TestcontainersDriver,
     compose_files,
@@ -93,7 +93,7 @@ def test_project_names_are_unique_and_valid() -> None:
 
 
 class Recorder:
-    """Stands in for contract.stack._proc.run; answers like docker compose would."""
+    """Stands in for contract.proc.run; answers like docker compose would."""
 
     def __init__(self, outputs: dict[str, bytes] | None = None, fail: dict[str, bytes] | None = None) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -109,7 +109,7 @@ class Recorder:
 
 
 def _driver(monkeypatch: pytest.MonkeyPatch, recorder: Recorder) -> TestcontainersDriver:
-    monkeypatch.setattr("contract.stack._proc.run", recorder)
+    monkeypatch.setattr("contract.proc.run", recorder)
     return TestcontainersDriver(
         REPO / "compose", compose_files("no-cti"), "omcontract-test-1", {"OPENMETER_IMAGE_TAG": "v9"}
     )
@@ -179,7 +179,7 @@ def test_driver_timeout_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         assert kwargs["timeout"] == 7
         return Finished(None, b"", b"")
 
-    monkeypatch.setattr("contract.stack._proc.run", hang)
+    monkeypatch.setattr("contract.proc.run", hang)
     driver = TestcontainersDriver(REPO / "compose", ["docker-compose.yaml"], "omcontract-test-2")
     expected = r"^`docker compose down` for project omcontract-test-2 did not finish within 7 s$"
     with pytest.raises(NoOpenMeterError, match=expected):

@@ -10,9 +10,9 @@ import pytest
 
 from contract.errors import InputError, NoOpenMeterError
 from contract.stack.connection import OpenMeterHandle, boot, connect, force_sync_argv, probe_version
-from contract.stack.logsource import LogSource
 from contract.stack.options import StackOptions
 from contract.stack.syncstate import SyncStateReader
+from contract.worklog.source import LogSource
 
 from .conftest import VERSION_BODY, FakeClock, FakeDriver, FakeServer
 

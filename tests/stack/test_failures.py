@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from contract.stack.failures import failing_syncs
-from contract.stack.logs import parse_lines
+from contract.worklog.records import parse_lines
 
 SUB = "01JZ0000000000000000000001"
 OTHER = "01JZ0000000000000000000002"

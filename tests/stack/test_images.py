@@ -115,9 +115,12 @@ def test_the_clickhouse_stand_in_gets_a_file_limit_any_engine_allows() -> None:
         "OMCONTRACT_CLICKHOUSE_IMAGE": "omcontract/clickhouse-chdb-shim:4.4.0",
         "OMCONTRACT_CLICKHOUSE_NOFILE": "4096",
     }
-    assert local_image_env({"OMCONTRACT_CLICKHOUSE_NOFILE": "9999"}, exists=lambda _: True).get(
-        "OMCONTRACT_CLICKHOUSE_NOFILE"
-    ) is None
+    assert (
+        local_image_env({"OMCONTRACT_CLICKHOUSE_NOFILE": "9999"}, exists=lambda _: True).get(
+            "OMCONTRACT_CLICKHOUSE_NOFILE"
+        )
+        is None
+    )
 
 
 def test_binaries_folder_must_hold_all_four(tmp_path: Path) -> None:
@@ -172,9 +175,7 @@ def test_build_makes_missing_images_and_keeps_present_ones(
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     bins = _binaries(tmp_path / "7e57a394a" / "bin")
     said: list[str] = []
-    plan = BuildPlan(
-        recipes=RECIPES, log_dir=tmp_path / "logs", openmeter_bin=bins, shim=shim, ca_certs=(ca,)
-    )
+    plan = BuildPlan(recipes=RECIPES, log_dir=tmp_path / "logs", openmeter_bin=bins, shim=shim, ca_certs=(ca,))
     results = build_images(plan, progress=said.append)
     outcomes = {r.tag: r.outcome for r in results}
     assert outcomes == {

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from contract.errors import InputError
-from contract.stack.logs import LogRecord, parse_line, parse_text
 from contract.stack.signatures import default_catalogue, load_catalogue, scan, subscription_of, unique_id_of
+from contract.worklog.records import LogRecord, parse_line, parse_text
 
 from .conftest import DATA
 

@@ -1,4 +1,4 @@
-"""contract.stack._proc: commands end at their deadline, grandchildren included."""
+"""contract.proc: commands end at their deadline, grandchildren included."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from contract.stack._proc import run
+from contract.proc import run
 
 
 def test_output_and_exit_code_of_a_finished_command() -> None:

@@ -25,11 +25,11 @@ from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 
+from contract import proc as _proc
 from contract.errors import InputError
 from contract.limits import MAX_LOG_BYTES
 from contract.model.time import floor_second, require_utc
-from contract.stack import _proc
-from contract.stack.logs import LogRecord, parse_lines
+from contract.worklog.records import LogRecord, parse_lines
 
 __all__ = ["LogMark", "LogSource", "LogSourceError"]
 

@@ -1,4 +1,4 @@
-"""contract.stack.logs: both OpenMeter log formats, and everything else skipped."""
+"""contract.worklog.records: both OpenMeter log formats, and everything else skipped."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from contract.stack.logs import LogRecord, parse_line, parse_text
+from contract.worklog.records import LogRecord, parse_line, parse_text
 
 from .conftest import DATA, REPO
 

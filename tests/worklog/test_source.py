@@ -1,4 +1,4 @@
-"""contract.stack.logsource: files, folders, commands; windows of one step via offsets."""
+"""contract.worklog.source: files, folders, commands; windows of one step via offsets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from contract.errors import InputError
-from contract.stack.logsource import LogSource, LogSourceError
+from contract.worklog.source import LogSource, LogSourceError
 
 from .conftest import DATA
 
