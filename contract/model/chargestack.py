@@ -20,8 +20,11 @@ Sync only writes charge *intents* (create, delete, shrink, extend — shared/des
   (or back to ``active`` after a partial usage run);
 * delete: status ``deleted``, mirror line removed, run lines on mutable invoices removed.
 
-Not modelled: zero-fiat-overage runs (credits covering a run), payment settlement (-> ``final``),
-credit allocation, API overrides.
+* payment settled (the sandbox app marks an issued invoice paid at once) ->
+  ``final`` (:func:`on_payment_settled`).
+
+Not modelled: zero-fiat-overage runs (credits covering a run without issuing), credit allocation,
+API overrides.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from contract.model.domain import Price, PriceType, SettlementMode
+from contract.model.domain import PaymentTerm, Price, PriceType, SettlementMode
 from contract.model.persisted import (
     Charge,
     ChargeStatus,
@@ -161,17 +164,33 @@ def refresh_mirror(ws: Workspace, charge: Charge, *, legacy_unique_id: bool, new
     )
 
 
+def booked_at(charge: Charge) -> datetime:
+    """When a flat fee is booked against credits (upstream ``flatfee.UsageBookedAt``): the service
+    period's start when paid in advance, its end when paid in arrears."""
+    if charge.price.payment_term is PaymentTerm.IN_ARREARS:
+        return charge.service_period.end
+    return charge.service_period.start
+
+
 def advance(charge: Charge, now: datetime) -> Charge:
     """Upstream's ``AdvanceUntilStable`` (``TriggerNext`` while permitted) at wall-clock ``now``.
 
     ``created`` usage charges become ``active`` once ``now >= SP.from``; ``created`` flat fees
     become ``active`` (non-zero amount) or ``final`` (zero) once ``now >= invoiceAt``; ``active``
     zero-amount flat fees become ``final``. Realization statuses wait for invoice events.
+    ``credit_only`` flat fees (upstream ``CreditsOnlyStateMachine``) are booked against credits
+    instead: ``created`` -> ``active`` once ``now >= invoiceAt``, then ``final`` once ``now`` reaches
+    the booking time (:func:`booked_at`), whatever the amount.
     """
     status = charge.status
     if charge.type is ChargeType.USAGE_BASED:
         if status == ChargeStatus.CREATED and now >= charge.service_period.start:
             status = ChargeStatus.ACTIVE
+    elif charge.settlement_mode is SettlementMode.CREDIT_ONLY:
+        if status == ChargeStatus.CREATED and now >= charge.invoice_at:
+            status = ChargeStatus.ACTIVE
+        if status == ChargeStatus.ACTIVE and now >= booked_at(charge):
+            status = ChargeStatus.FINAL
     else:
         amount = charge.amount_after_proration
         zero = amount is None or amount == 0
@@ -217,6 +236,14 @@ def on_invoice_issued(charge: Charge, run_end: datetime) -> Charge:
     return replace(charge, status=Realization.AWAITING_PAYMENT_SETTLEMENT)
 
 
+def on_payment_settled(charge: Charge) -> Charge:
+    """The issued invoice's payment settled (upstream ``AreAllPaymentsSettled``):
+    ``active.awaiting_payment_settlement`` -> ``final``."""
+    if charge.status == Realization.AWAITING_PAYMENT_SETTLEMENT:
+        return replace(charge, status=ChargeStatus.FINAL)
+    return charge
+
+
 #: How far ahead of a step a pending advancement must lie for its status to count as settled: the
 #: time a live run takes to observe the step (its polling deadline) with room to spare.
 STATUS_MARGIN = timedelta(minutes=10)
@@ -227,17 +254,21 @@ def status_is_deterministic(charge: Charge, now: datetime | None) -> bool:
 
     * ``deleted`` and ``final``: only a later sync changes them;
     * ``active`` (with every ``active.realization.*``): leaving it needs a zero-fiat collection or a
-      settled payment, both at least a collection interval (default ``PT1H``) after invoicing;
+      settled payment, both at least a collection interval (default ``PT1H``) after invoicing —
+      except a ``credit_only`` flat fee, which the advancer books to ``final`` at :func:`booked_at`
+      (deterministic only while that lies more than :data:`STATUS_MARGIN` ahead);
     * ``created``: only while the charge's advancement guard (flat fee: invoiceAt; usage: the
       service period start) lies more than :data:`STATUS_MARGIN` after ``now``; once it has passed,
       the charge advancer (``billing advance-charges``, a cron) may or may not have run.
     """
-    if charge.meta_status is not ChargeStatus.CREATED:
+    credit_only_fee = charge.type is ChargeType.FLAT_FEE and charge.settlement_mode is SettlementMode.CREDIT_ONLY
+    if charge.meta_status is ChargeStatus.ACTIVE and credit_only_fee:
+        guard = booked_at(charge)
+    elif charge.meta_status is not ChargeStatus.CREATED:
         return True
-    if now is None:
-        return False
-    guard = charge.invoice_at if charge.type is ChargeType.FLAT_FEE else charge.service_period.start
-    return guard > now + STATUS_MARGIN
+    else:
+        guard = charge.invoice_at if charge.type is ChargeType.FLAT_FEE else charge.service_period.start
+    return now is not None and guard > now + STATUS_MARGIN
 
 
 def change_period(
@@ -371,6 +402,7 @@ def engine_for(charge: Charge) -> LineEngine:
 __all__ = [
     "STATUS_MARGIN",
     "advance",
+    "booked_at",
     "change_period",
     "create_charge",
     "delete_charge",
@@ -382,6 +414,7 @@ __all__ = [
     "on_collection_completed",
     "on_invoice_created",
     "on_invoice_issued",
+    "on_payment_settled",
     "refresh_mirror",
     "repoint_item",
     "status_is_deterministic",

@@ -171,6 +171,10 @@ class SyncConfig:
     namespace_credits_gate: bool = True
     end_proration: EndProrationMode = EndProrationMode.BILL_ACTUAL_PERIOD
     progressive_billing: bool = False
+    #: The profile issues an invoice as soon as nothing holds it (``autoAdvance`` with a zero
+    #: ``draftPeriod``) and its invoicing app settles payment at once (the sandbox app): OpenMeter's
+    #: default profile, and every profile the suite derives from it. Off: drafts wait for approval.
+    auto_advance: bool = False
 
 
 __all__ = [

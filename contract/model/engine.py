@@ -158,7 +158,15 @@ class Engine:
         progressive: bool = False,
     ) -> InvoiceResult:
         """Invoice the customer's due gathering lines at ``at`` (cut-off ``as_of``, default ``at``)."""
-        return invoice_pending_lines(state, customer_id, at, as_of, progressive, legacy_mirror_ids=self._legacy)
+        return invoice_pending_lines(
+            state,
+            customer_id,
+            at,
+            as_of,
+            progressive,
+            legacy_mirror_ids=self._legacy,
+            auto_advance=self.config.auto_advance,
+        )
 
     def collect(
         self, state: EngineState, customer_id: str, now: datetime, invoice_ids: tuple[str, ...] | None = None

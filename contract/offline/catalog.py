@@ -273,6 +273,7 @@ class Profile:
             namespace_credits_gate=base.namespace_credits_gate,
             end_proration=end,
             progressive_billing=progressive if isinstance(progressive, bool) else base.progressive_billing,
+            auto_advance=base.auto_advance,
         )
 
     def v3(self) -> dict[str, Any]:

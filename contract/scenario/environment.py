@@ -18,12 +18,11 @@ from contract.compare import DEFAULT_LIVE_FIELDS
 from contract.model import Behaviour
 from contract.scenario.result import LogEvidence, Target
 
-#: What a live run compares: the defaults without charge statuses. Measured live on HEAD 7e57a394a
-#: (2026-12-03): an in-advance flat fee invoiced at once, with credits granted, is ``final`` within
-#: the step while the engine (which does not model credits covering a whole realization run) says
-#: ``active`` — statuses are not deterministic for the engine yet, so they are compared offline
-#: and against the oracle only. Deleted charges are still compared (``deleted_charges``).
-LIVE_FIELDS: tuple[str, ...] = tuple(f for f in DEFAULT_LIVE_FIELDS if f != "status_class")
+#: What a live run compares: the defaults, charge statuses included (where the engine calls them
+#: deterministic). Measured live on HEAD 7e57a394a (2026-12-03): an in-advance flat fee invoiced
+#: alone is issued and paid at once by the default profile, its charge ``final`` within the step;
+#: the engine models that (``SyncConfig.auto_advance``).
+LIVE_FIELDS: tuple[str, ...] = DEFAULT_LIVE_FIELDS
 
 
 class LogReader(Protocol):

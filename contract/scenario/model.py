@@ -530,6 +530,7 @@ class Scenario:
             credit_then_invoice=self.requires.credit_then_invoice,
             end_proration=self.profile.end_proration or DEFAULT_END_PRORATION,
             progressive_billing=DEFAULT_PROGRESSIVE_BILLING if progressive is None else progressive,
+            auto_advance=True,  # profiles the suite uses are derived from the default profile
         )
 
     def keys_for_run(self, run_id: str) -> RunKeys:

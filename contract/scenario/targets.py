@@ -248,6 +248,7 @@ def open_offline(
             credit_then_invoice=known["credit_then_invoice"],
             progressive_billing=DEFAULT_PROGRESSIVE_BILLING,
             end_proration=DEFAULT_END_PRORATION,
+            auto_advance=True,
         ),
         clock=clock,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
 from contract.model.chargestack import (
     advance,
     change_period,
@@ -12,8 +14,9 @@ from contract.model.chargestack import (
     delete_charge,
     desired_mirror,
     desired_mirror_period,
+    status_is_deterministic,
 )
-from contract.model.domain import Price, PriceType, SettlementMode
+from contract.model.domain import PaymentTerm, Price, PriceType, SettlementMode
 from contract.model.persisted import (
     DRAFT,
     Charge,
@@ -51,6 +54,15 @@ def charge(kind: ChargeType = ChargeType.FLAT_FEE, **kw: object) -> Charge:
         settlement_mode=SettlementMode.CREDIT_THEN_INVOICE,
     )
     return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def _credit_only_fee(term: PaymentTerm) -> Charge:
+    invoice_at = MONTH.start if term is PaymentTerm.IN_ADVANCE else MONTH.end
+    return charge(
+        price=Price(PriceType.FLAT, Decimal("31"), term),
+        settlement_mode=SettlementMode.CREDIT_ONLY,
+        invoice_at=invoice_at,
+    )
 
 
 def first_target(card: object) -> TargetItem:
@@ -156,3 +168,32 @@ def test_shrink_drops_invoiced_runs_beyond_the_new_end_with_their_draft_lines() 
     new_mirror = ws.mirror_line(created.id)
     assert new_mirror is not None and new_mirror.id != mirror.id
     assert new_mirror.amount == Decimal("10.00")
+
+
+@pytest.mark.parametrize(
+    ("term", "now", "status", "deterministic"),
+    [
+        # in advance: booked at the service period's start, so final as soon as invoiceAt passes
+        (PaymentTerm.IN_ADVANCE, "2024-01-01T00:00:00Z", "final", True),
+        # in arrears: invoiceAt and booking both at the period's end
+        (PaymentTerm.IN_ARREARS, "2024-01-15T00:00:00Z", "created", True),
+        (PaymentTerm.IN_ARREARS, "2024-02-01T00:00:00Z", "final", True),
+    ],
+)
+def test_a_credit_only_flat_fee_is_booked_to_final_at_its_booking_time(
+    term: PaymentTerm, now: str, status: str, deterministic: bool
+) -> None:
+    """Upstream CreditsOnlyStateMachine: created -> active at invoiceAt -> final at UsageBookedAt,
+    whatever the amount (measured live on HEAD 7e57a394a: a shrunk in-advance credit_only fee is
+    ``final`` within the step)."""
+    charge = _credit_only_fee(term)
+    advanced = advance(charge, t(now))
+    assert advanced.status == status
+    assert status_is_deterministic(advanced, t(now)) is deterministic
+
+
+def test_an_active_credit_only_fee_in_arrears_is_not_deterministic_near_its_booking_time() -> None:
+    charge = replace(_credit_only_fee(PaymentTerm.IN_ARREARS), status=ChargeStatus.ACTIVE)
+    assert status_is_deterministic(charge, t("2024-01-15T00:00:00Z")) is True
+    assert status_is_deterministic(charge, t("2024-01-31T23:55:00Z")) is False
+    assert advance(charge, t("2024-01-31T23:55:00Z")).status == "active"

@@ -542,7 +542,7 @@ def test_a_line_on_an_immutable_invoice_is_never_deleted_by_sync() -> None:
 # charge statuses through invoicing (upstream's flatfee / usagebased credit_then_invoice machines)
 
 
-def test_a_flat_fee_walks_the_realization_statuses_through_invoicing_collection_and_issue() -> None:
+def test_a_flat_fee_walks_the_realization_statuses_through_invoicing_and_issue() -> None:
     sub = simple(flat("10"), key="fee")
     engine = Engine()
     state = synced(engine, sub, "2024-01-05")
@@ -554,16 +554,55 @@ def test_a_flat_fee_walks_the_realization_statuses_through_invoicing_collection_
     assert (second.status, second.status_deterministic) == ("created", True)
     invoiced = engine.invoice(state, "C", t("2024-01-05"))
     fee = engine.snapshot(invoiced.state, "S").by_id()["S/default/fee/v[0]/period[0]"]
-    assert (fee.status, fee.status_deterministic) == ("active.realization.waiting_for_collection", True)
-    collected = engine.collect(invoiced.state, "C", t("2024-01-05T01:00:00Z"))
-    fee = engine.snapshot(collected, "S").by_id()["S/default/fee/v[0]/period[0]"]
-    assert fee.status == "active.realization.processing"
-    issued = engine.issue(collected, "C", t("2024-01-05T02:00:00Z"))
+    # an invoice of flat prices only has nothing to collect: its collection completes when it is
+    # created (upstream StandardInvoiceCollectionAt), so the charge is processing at once
+    assert (fee.status, fee.status_deterministic) == ("active.realization.processing", True)
+    [draft_id] = invoiced.invoice_ids
+    assert invoiced.state.customer("C").invoices[draft_id].status == "draft"  # no auto-advance: waits for approval
+    issued = engine.issue(invoiced.state, "C", t("2024-01-05T02:00:00Z"))
     fee = engine.snapshot(issued, "S").by_id()["S/default/fee/v[0]/period[0]"]
     assert fee.status == "active.awaiting_payment_settlement"
     assert engine.snapshot(issued, "S").by_id()["S/default/fee/v[0]/period[1]"].status == "created"
-    [draft_id] = invoiced.invoice_ids
     assert issued.customer("C").invoices[draft_id].immutable
+
+
+def test_an_invoice_with_a_metered_line_waits_for_collection_and_holds_its_flat_fees_too() -> None:
+    begin = t("2024-01-01")
+    sub = subscription(
+        phase(
+            "default",
+            api=(version("api", usage(), begin),),
+            fee=(version("fee", flat("10", term=PaymentTerm.IN_ARREARS), begin),),
+        )
+    )
+    engine = Engine(config=SyncConfig(auto_advance=True))
+    state = synced(engine, sub, "2024-02-01T00:00:01Z")
+    invoiced = engine.invoice(state, "C", t("2024-02-01T00:00:01Z"))
+    statuses = {a.id: a.status for a in engine.snapshot(invoiced.state, "S").items}
+    assert statuses["S/default/api/v[0]/period[0]"] == "active.realization.waiting_for_collection"
+    assert statuses["S/default/fee/v[0]/period[0]"] == "active.realization.waiting_for_collection"
+    [draft_id] = invoiced.invoice_ids
+    assert invoiced.state.customer("C").invoices[draft_id].status == "draft"
+    collected = engine.collect(invoiced.state, "C", t("2024-02-01T01:00:01Z"))
+    fee = engine.snapshot(collected, "S").by_id()["S/default/fee/v[0]/period[0]"]
+    assert fee.status == "active.realization.processing"
+
+
+def test_an_auto_advancing_profile_issues_and_settles_a_flat_fee_invoice_at_once() -> None:
+    """Measured live on HEAD 7e57a394a: an in-advance fee invoiced alone is paid, and its charge
+    ``final``, within the worker call that invoiced it (default profile, sandbox app)."""
+    sub = simple(flat("10"), key="fee")
+    engine = Engine(config=SyncConfig(auto_advance=True))
+    invoiced = engine.invoice(synced(engine, sub, "2024-01-05"), "C", t("2024-01-05"))
+    snap = engine.snapshot(invoiced.state, "S").by_id()
+    assert (snap["S/default/fee/v[0]/period[0]"].status, snap["S/default/fee/v[0]/period[0]"].status_deterministic) == (
+        "final",
+        True,
+    )
+    assert snap["S/default/fee/v[0]/period[1]"].status == "created"
+    [paid_id] = invoiced.invoice_ids
+    paid = invoiced.state.customer("C").invoices[paid_id]
+    assert (paid.status, paid.immutable) == ("paid", True)
 
 
 def test_issuing_collects_first_and_leaves_other_charges_alone() -> None:
