@@ -24,7 +24,8 @@ from contract.limits import missing
 from contract.model import Behaviour, format_time
 from contract.report.console import output_console
 from contract.report.write import check_output_path
-from contract.scenario.loader import load_scenario, load_scenarios, select
+from contract.scenario.keyexpr import select
+from contract.scenario.loader import load_scenario, load_scenarios
 from contract.scenario.model import Scenario
 from contract.scenario.replay import load_recording
 from contract.scenario.result import RunResult, ScenarioResult, TargetKind, Verdict

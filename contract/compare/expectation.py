@@ -15,8 +15,8 @@ given; ``error`` is a substring of the expected sync error, and no error may occ
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -134,6 +134,16 @@ class Expectation:
     invoiced: tuple[ExpectedInvoiced, ...] | None = None
     operations: Mapping[str, int] | None = field(default=None, hash=False)  # counter name -> value
     error: str | None = None  # substring of the expected sync error; None: no error may occur
+
+    def with_ids(self, rename: Callable[[str], str]) -> Expectation:
+        """This expectation with every unique id it names (``items``, ``deleted_charges``,
+        ``absent``) passed through ``rename``; a scenario maps its logical ids to a run's real ones."""
+        return replace(
+            self,
+            items=tuple(replace(i, id=rename(i.id)) for i in self.items),
+            absent=tuple(rename(i) for i in self.absent),
+            deleted_charges=tuple(replace(i, id=rename(i.id)) for i in self.deleted_charges),
+        )
 
     @classmethod
     def from_snapshot(

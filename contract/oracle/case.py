@@ -35,7 +35,7 @@ from contract.model.domain import (
 )
 from contract.model.time import Duration, add
 from contract.oracle.expect import parse_expect
-from contract.oracle.located import Located, parse_yaml
+from contract.yamlread import Located, parse_yaml
 
 CASE_KEYS = ("id", "source", "note", "config", "subscription", "steps")
 CONFIG_KEYS = ("credits_enabled", "credit_then_invoice", "subscription_end_proration")

@@ -1,8 +1,9 @@
 """Parse an oracle ``expect:`` block into a :class:`~contract.compare.expectation.Expectation`.
 
 The format is shared/oracle/FORMAT.md (including its extensions). :func:`parse_expect` reads a
-:class:`~contract.oracle.located.Located` tree (exact lines); :func:`expectation_from_data` reads
-already-loaded plain data (the scenario format reuses the block; errors name the block's line).
+:class:`~contract.yamlread.located.Located` tree (exact lines); :func:`expectation_from_data` reads
+already-loaded plain data (errors name the block's line). The scenario format reuses the block:
+its loader parses it with :func:`parse_expect` at load (:mod:`contract.scenario.expect_reader`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contract.compare.expectation import (
     Partial,
 )
 from contract.model.domain import Backend
-from contract.oracle.located import Located, from_data
+from contract.yamlread import Located, from_data
 
 EXPECT_KEYS = (
     "items",

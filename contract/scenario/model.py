@@ -2,27 +2,23 @@
 
 A scenario file (``fixtures/scenarios/*.yaml``, format in ``fixtures/scenarios/FORMAT.md``) is
 parsed by :mod:`contract.scenario.loader` into a :class:`Scenario`. Everything here is immutable
-and already validated; the runner only has to execute it.
+and already validated, a step's ``expect`` block included (a typed
+:class:`~contract.compare.expectation.Expectation`); the runner only has to execute it.
 
-Keys in a scenario are *logical* (``api_calls``). OpenMeter keeps one namespace per server, so a
-run makes them unique with :meth:`Scenario.keys_for_run` (``api_calls_<run id>``), which lets
-runs repeat and run in parallel against the same server. A rate card that references a feature
-must carry the feature's key (OpenMeter rule ``rate_card_key_feature_key_mismatch``), so item
-keys map through :meth:`RunKeys.item_key`.
+Keys in a scenario are *logical* (``api_calls``); :meth:`Scenario.keys_for_run` gives one run's
+real keys (:class:`~contract.scenario.runkeys.RunKeys`).
 """
 
 from __future__ import annotations
 
 import enum
-import re
-import secrets
-import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from contract.compare.expectation import Expectation as Expected
 from contract.model.domain import (
     EndProrationMode,
     PaymentTerm,
@@ -34,22 +30,17 @@ from contract.model.domain import (
     Tier,
 )
 from contract.model.time import Duration
+from contract.scenario.runkeys import (
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
+    MAX_LOGICAL_KEY_LENGTH,
+    MAX_RUN_ID_LENGTH,
+    SUBSCRIPTION_PLACEHOLDER,
+    RunKeys,
+    check_real_key,
+    new_run_id,
+)
 from contract.scenario.timeexpr import NOW, TimeExpr
-
-#: OpenMeter's ``ResourceKey`` pattern (v3); every real key a run creates matches it.
-KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
-#: OpenMeter's limit on ``ResourceKey`` length.
-MAX_KEY_LENGTH = 64
-#: Longest logical key a scenario may use (leaves room for ``m_`` + ``_<run id>``).
-MAX_LOGICAL_KEY_LENGTH = 32
-#: Longest run id :meth:`Scenario.keys_for_run` accepts.
-MAX_RUN_ID_LENGTH = 24
-
-
-def new_run_id() -> str:
-    """A fresh run id, ``<unix millis>_<8 hex digits>``: lowercase, key-safe, 22 characters."""
-    return f"{time.time_ns() // 1_000_000}_{secrets.token_hex(4)}"
-
 
 # --------------------------------------------------------------------------- setup
 
@@ -282,18 +273,21 @@ EXPECT_KEYS: tuple[str, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Expectation:
-    """An oracle-style ``expect`` block, kept as plain data for the oracle expectation parser.
+    """A step's oracle-style ``expect`` block, parsed at load into the comparator's expectation.
 
-    ``data`` is what ``yaml.safe_load`` gives for the block (dicts, lists, str, int, bool, None;
-    floats are rejected by the loader). Ids are written like the oracle's: ``S/<phase>/<item>/v[n]
-    /period[k]`` with ``S`` standing for the subscription and ``<item>`` a logical key (see
-    :meth:`RunKeys.real_unique_id`). ``file``/``line``/``field`` locate the block for errors.
+    Ids are written like the oracle's: ``S/<phase>/<item>/v[n]/period[k]`` with ``S`` standing for
+    the subscription and ``<item>`` a logical key; :meth:`for_run` maps them to a run's real ids
+    (see :meth:`RunKeys.real_unique_id`). ``file``/``line``/``field`` locate the block.
     """
 
-    data: Mapping[str, Any] = field(hash=False)
+    expected: Expected
     file: str
     line: int
     field: str
+
+    def for_run(self, rename: Callable[[str], str]) -> Expected:
+        """The expectation with every unique id passed through ``rename`` (logical -> real)."""
+        return self.expected.with_ids(rename)
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,71 +434,6 @@ STEP_TYPES: tuple[type[StepBase], ...] = (
 STEP_KINDS: tuple[str, ...] = tuple(t.kind for t in STEP_TYPES)
 
 
-# --------------------------------------------------------------------------- run keys
-
-_UNIQUE_ID = re.compile(r"^(?P<sub>[^/]+)/(?P<phase>[^/]+)/(?P<item>[^/]+)/(?P<rest>v\[\d+\](?:/period\[\d+\])?)$")
-
-#: How expectation ids name the subscription (as in the oracle cases).
-SUBSCRIPTION_PLACEHOLDER = "S"
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class RunKeys(Mapping[str, str]):
-    """The real OpenMeter keys of one run. As a mapping: logical feature/plan key -> real key.
-
-    ``item_keys`` maps every rate-card (item) key of the scenario: feature-backed ones to the
-    feature's real key, the others to themselves (they only need to be unique within a phase).
-    """
-
-    run_id: str
-    features: Mapping[str, str]
-    plans: Mapping[str, str]
-    item_keys: Mapping[str, str]
-    meters: Mapping[str, str]  # logical feature key -> meter key
-    event_types: Mapping[str, str]  # logical feature key -> meter event type
-    customer: str
-    subject: str
-
-    def _flat(self) -> dict[str, str]:
-        return {**self.plans, **self.features}
-
-    def __getitem__(self, key: str) -> str:
-        return self._flat()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._flat())
-
-    def __len__(self) -> int:
-        return len(self._flat())
-
-    def item_key(self, logical: str) -> str:
-        """The real key of a subscription item / rate card (unknown keys are kept as written)."""
-        return self.item_keys.get(logical, logical)
-
-    def real_unique_id(self, logical_id: str, subscription_id: str) -> str:
-        """``S/default/api_calls/v[0]/period[0]`` -> ``<subscription id>/default/api_calls_<run>/…``."""
-        m = _UNIQUE_ID.match(logical_id)
-        if not m:
-            raise ValueError(f"not a unique reference id: {logical_id!r}")
-        sub = subscription_id if m["sub"] == SUBSCRIPTION_PLACEHOLDER else m["sub"]
-        return f"{sub}/{m['phase']}/{self.item_key(m['item'])}/{m['rest']}"
-
-    def logical_unique_id(self, real_id: str, subscription_id: str) -> str:
-        """The inverse of :meth:`real_unique_id` (for reports written in the scenario's words)."""
-        m = _UNIQUE_ID.match(real_id)
-        if not m:
-            return real_id
-        back = {real: logical for logical, real in self.item_keys.items()}
-        sub = SUBSCRIPTION_PLACEHOLDER if m["sub"] == subscription_id else m["sub"]
-        return f"{sub}/{m['phase']}/{back.get(m['item'], m['item'])}/{m['rest']}"
-
-
-def _check_real_key(key: str) -> str:
-    if len(key) > MAX_KEY_LENGTH or not KEY_PATTERN.match(key):
-        raise ValueError(f"key {key!r} is not a valid OpenMeter key ({KEY_PATTERN.pattern}, <= {MAX_KEY_LENGTH} chars)")
-    return key
-
-
 # --------------------------------------------------------------------------- scenario
 
 
@@ -543,8 +472,8 @@ class Scenario:
             raise ValueError(
                 f"run id {run_id!r} must match {KEY_PATTERN.pattern} and have at most {MAX_RUN_ID_LENGTH} characters"
             )
-        features = {f.key: _check_real_key(f"{f.key}_{run_id}") for f in self.setup.features}
-        plans = {p.key: _check_real_key(f"{p.key}_{run_id}") for p in self.setup.plans}
+        features = {f.key: check_real_key(f"{f.key}_{run_id}") for f in self.setup.features}
+        plans = {p.key: check_real_key(f"{p.key}_{run_id}") for p in self.setup.plans}
         items: dict[str, str] = {}
         for rc in self._all_rate_cards():
             items[rc.key] = features[rc.feature] if rc.feature is not None else rc.key
@@ -553,10 +482,10 @@ class Scenario:
             features=MappingProxyType(features),
             plans=MappingProxyType(plans),
             item_keys=MappingProxyType(items),
-            meters=MappingProxyType({f.key: _check_real_key(f"m_{f.key}_{run_id}") for f in self.setup.features}),
+            meters=MappingProxyType({f.key: check_real_key(f"m_{f.key}_{run_id}") for f in self.setup.features}),
             event_types=MappingProxyType({f.key: f"ev_{f.key}_{run_id}" for f in self.setup.features}),
-            customer=_check_real_key(f"cust_{run_id}"),
-            subject=_check_real_key(f"subj_{run_id}"),
+            customer=check_real_key(f"cust_{run_id}"),
+            subject=check_real_key(f"subj_{run_id}"),
         )
 
     def _all_rate_cards(self) -> Iterator[RateCardSpec]:

@@ -50,7 +50,6 @@ from contract.model import (
 from contract.model.domain import PaymentTerm
 from contract.model.targetstate import SubscriptionTimeline, TargetStateError
 from contract.model.time import add, floor_second
-from contract.oracle.expect import expectation_from_data
 from contract.scenario import invariants
 from contract.scenario.environment import (
     LIVE_FIELDS,
@@ -772,21 +771,7 @@ class Runner:
     def _pinned(self, run: _Run, expect: ScenarioExpectation) -> Expectation:
         assert run.subscription_id is not None
         sid = run.subscription_id
-        data = dict(expect.data)
-        data.pop("refused", None)
-
-        def real(value: Any) -> Any:
-            if isinstance(value, dict) and "id" in value:
-                return {**value, "id": run.keys.real_unique_id(str(value["id"]), sid)}
-            if isinstance(value, str):
-                return run.keys.real_unique_id(value, sid)
-            return value
-
-        for key in ("items", "deleted_charges", "absent"):
-            if isinstance(data.get(key), list):
-                data[key] = [real(v) for v in data[key]]
-        pinned = expectation_from_data(data, file=expect.file, line=expect.line, field=expect.field)
-        return pinned
+        return expect.for_run(lambda logical: run.keys.real_unique_id(logical, sid))
 
     def _judge(
         self,

@@ -11,6 +11,7 @@ from contract.compare.expectation import (
     DEFAULT_LIVE_FIELDS,
     SNAPSHOT_FIELDS,
     Expectation,
+    ExpectedItem,
     Partial,
     status_class,
 )
@@ -121,3 +122,20 @@ def test_a_meta_status_is_expected_only_where_the_prediction_is_deterministic() 
     # the exact (detailed) status is still expected when asked for
     exact = Expectation.from_snapshot(Snapshot(items=(pending,)), ("status",))
     assert exact.items[0].status == "created"
+
+
+def _named(prefix: str) -> Expectation:
+    return Expectation(
+        items=(ExpectedItem(id=f"{prefix}a", amount=Decimal("2.26"), line=3),),
+        partial=Partial.ALL,
+        absent=(f"{prefix}b",),
+        deleted_charges=(ExpectedItem(id=f"{prefix}c", backend=Backend.CHARGE),),
+        no_gathering_invoice=True,
+        error="boom",
+    )
+
+
+def test_with_ids_renames_the_listed_absent_and_deleted_ids_and_keeps_the_rest() -> None:
+    logical = _named("")
+    assert logical.with_ids(lambda i: f"real-{i}") == _named("real-")
+    assert logical == _named("")

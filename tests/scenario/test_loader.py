@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from contract.compare.expectation import Expectation as Expected
+from contract.compare.expectation import ExpectedItem, Partial
 from contract.errors import EXIT_BAD_INPUT, InputError
-from contract.model.domain import EndProrationMode, PaymentTerm, PriceType, SettlementMode
+from contract.model.domain import Backend, EndProrationMode, PaymentTerm, PriceType, SettlementMode
 from contract.model.time import Duration
-from contract.scenario.loader import load_scenario, load_scenarios, scenario_files, select
+from contract.scenario.loader import load_scenario, load_scenarios, scenario_files
 from contract.scenario.model import (
     KEY_PATTERN,
     MAX_KEY_LENGTH,
@@ -128,7 +131,7 @@ def test_prices_convert_to_the_engine_domain(tmp_path: Path) -> None:
     assert flat is not None and flat.in_advance and flat.amount == Decimal(30)
 
 
-def test_expect_blocks_stay_raw_data_with_their_location(tmp_path: Path) -> None:
+def test_expect_blocks_are_typed_at_load_with_their_location(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """\
@@ -146,12 +149,17 @@ steps:
     sc = load_scenario(path)
     expect = sc.steps[0].expect
     assert expect is not None and sc.steps[0].refused is None
-    assert expect.data == {
-        "partial": True,
-        "items": [
-            {"id": "S/default/api_calls/v[0]/period[0]", "backend": "charge", "invoice_at": "2026-01-01T00:00:00Z"}
-        ],
-    }
+    assert expect.expected == Expected(
+        items=(
+            ExpectedItem(
+                id="S/default/api_calls/v[0]/period[0]",
+                backend=Backend.CHARGE,
+                invoice_at=datetime(2026, 1, 1, tzinfo=UTC),
+                line=HEAD_LINES + 6,
+            ),
+        ),
+        partial=Partial.ALL,
+    )
     assert (expect.file, expect.line, expect.field) == (str(path), HEAD_LINES + 4, "steps[0].expect")
     refused = sc.steps[2].refused
     assert refused is not None and (refused.status, refused.code) == (403, None)
@@ -644,48 +652,3 @@ def test_longest_logical_keys_still_fit_with_the_longest_run_id(tmp_path: Path) 
 def test_bad_run_ids_are_refused(tmp_path: Path, run_id: str) -> None:
     with pytest.raises(ValueError, match="run id"):
         _scenario(tmp_path).keys_for_run(run_id)
-
-
-# --------------------------------------------------------------------------- selection
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> list[Scenario]:
-    names = ["issue-4412-cti", "issue-4412-credit-only", "renewal", "plan-edit", "plan-change"]
-    for name in names:
-        write(tmp_path, "steps:\n  - subscribe: {plan: usage}\n", name=name)
-    return load_scenarios([tmp_path])
-
-
-@pytest.mark.parametrize(
-    ("expression", "ids"),
-    [
-        ("", ["issue-4412-credit-only", "issue-4412-cti", "plan-change", "plan-edit", "renewal"]),
-        ("4412", ["issue-4412-credit-only", "issue-4412-cti"]),
-        ("PLAN", ["plan-change", "plan-edit"]),
-        ("not 4412", ["plan-change", "plan-edit", "renewal"]),
-        ("renewal or plan-edit", ["plan-edit", "renewal"]),
-        ("4412 and not credit", ["issue-4412-cti"]),
-        ("not (plan or renewal)", ["issue-4412-credit-only", "issue-4412-cti"]),
-        ("plan and change or renewal", ["plan-change", "renewal"]),
-        ("nothing-matches", []),
-    ],
-)
-def test_select_matches_k_expressions(corpus: list[Scenario], expression: str, ids: list[str]) -> None:
-    assert [s.id for s in select(corpus, expression)] == ids
-
-
-@pytest.mark.parametrize(
-    ("expression", "reason"),
-    [
-        ("a or", "unexpected end"),
-        ("(a", "unexpected end"),
-        ("a b", "unexpected 'b'"),
-        ("and a", "unexpected 'and'"),
-        ("a )", "unexpected ')'"),
-    ],
-)
-def test_bad_selection_is_an_input_error(corpus: list[Scenario], expression: str, reason: str) -> None:
-    with pytest.raises(InputError) as err:
-        select(corpus, expression)
-    assert err.value.field == "-k" and reason in str(err.value)

@@ -114,13 +114,14 @@ def test_the_4412_repro_matches_the_report() -> None:
     cancel = sc.steps[-1]
     assert isinstance(cancel, CancelStep) and cancel.timing.kind is TimingKind.IMMEDIATE
     assert cancel.expect is not None
-    assert [i["id"] for i in cancel.expect.data["items"]] == [
+    assert [i.id for i in cancel.expect.expected.items] == [
         "S/default/api_calls/v[0]/period[0]",
         "S/default/tokens/v[0]/period[0]",
     ]
     # Dates depend on activeTo: the file must not pin any period or invoice time.
-    assert not any(
-        k in item for item in cancel.expect.data["items"] for k in ("service_period", "billing_period", "invoice_at")
+    assert all(
+        (item.service_period, item.billing_period, item.invoice_at) == (None, None, None)
+        for item in cancel.expect.expected.items
     )
 
 
@@ -156,7 +157,7 @@ def test_renewal_reaches_the_boundary_without_a_clock() -> None:
     assert isinstance(wait, WaitStep) and wait.until.name == "current_period_end"
     assert wait.plus == Duration(seconds=2) and wait.max.approx_seconds() <= 180
     assert isinstance(resync, ResyncStep) and resync.expect is not None
-    assert "S/default/api_calls/v[0]/period[1]" in [i["id"] for i in resync.expect.data["items"]]
+    assert "S/default/api_calls/v[0]/period[1]" in [i.id for i in resync.expect.expected.items]
 
 
 def test_continue_scenarios_follow_openmeters_state_machine() -> None:

@@ -1,9 +1,13 @@
-"""YAML values that remember where they came from, for one-line ``file:line: field: reason`` errors.
+"""YAML values that remember where they came from, with lenient typed readers (oracle cases).
 
-:func:`parse_yaml` composes a document with PyYAML (``yaml.compose``) and keeps every value's
-line; :func:`from_data` wraps already-loaded plain data (every value gets the given line).
-Readers (:meth:`Located.mapping`, :meth:`Located.text`, :meth:`Located.time`, ...) raise
-:class:`~contract.errors.InputError` naming the file, the line, the field path and the reason.
+:func:`parse_yaml` composes a document (:func:`~contract.yamlread.document.compose_document`) and
+walks it once (:class:`~contract.yamlread.node.YamlNode`) into a :class:`Located` tree of
+constructed values, each with its own line; :func:`from_node` does the same for a part of a
+document already composed (a scenario's ``expect`` block), :func:`from_data` wraps plain loaded
+data (every value gets the given line). Readers (:meth:`Located.mapping`, :meth:`Located.text`,
+:meth:`Located.time`, ...) read constructed values, so a string may be written as a number, and
+raise :class:`~contract.errors.InputError` naming the file, the line, the field path and the
+reason, worded as shared/oracle/FORMAT.md's tests expect.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import yaml
 from contract.errors import InputError
 from contract.limits import decimal_problem, duration_problem, instant_problem
 from contract.model.time import Duration, Period, parse_time
-from contract.yamlbounds import compose as bounded_compose
+from contract.yamlread.document import Wording, child_path, compose_document
+from contract.yamlread.node import YamlNode
 
-# libyaml's parser when PyYAML was built with it (10x faster); marks and errors are the same
+#: How oracle cases word a syntax error and an empty file.
+CASE_WORDING = Wording(syntax="not valid YAML", empty="empty file", empty_line=1)
 
 
 class Located:
@@ -55,7 +61,7 @@ class Located:
         for key in required:
             if key not in entries:
                 raise InputError(
-                    "required field is missing", file=self.file, line=self.line, field=_child_path(self.path, key)
+                    "required field is missing", file=self.file, line=self.line, field=child_path(self.path, key)
                 )
         return entries
 
@@ -165,74 +171,50 @@ def _kind(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def _child_path(path: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else key
-
-
-def _from_node(node: yaml.Node, path: str, file: str, constructor: yaml.constructor.SafeConstructor) -> Located:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+def _walk(n: YamlNode, constructor: yaml.constructor.SafeConstructor) -> Located:
+    if isinstance(n.node, yaml.MappingNode):
         entries: dict[str, Located] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise InputError(
-                    "mapping keys must be plain strings",
-                    file=file,
-                    line=key_node.start_mark.line + 1,
-                    field=path or None,
-                )
-            key = str(key_node.value)
-            child = _child_path(path, key)
-            if key in entries:
-                raise InputError("duplicate key", file=file, line=key_node.start_mark.line + 1, field=child)
-            entries[key] = _from_node(value_node, child, file, constructor)
-        return Located(entries, line, path, file)
-    if isinstance(node, yaml.SequenceNode):
-        values = [_from_node(v, _child_path(path, i), file, constructor) for i, v in enumerate(node.value)]
-        return Located(values, line, path, file)
+        for key, value in n.pairs():
+            if not isinstance(key.node, yaml.ScalarNode):
+                raise key.error("mapping keys must be plain strings")
+            name = str(key.node.value)
+            if name in entries:
+                raise key.error("duplicate key", value.path)
+            entries[name] = _walk(value, constructor)
+        return Located(entries, n.line, n.path, n.file)
+    if isinstance(n.node, yaml.SequenceNode):
+        return Located([_walk(item, constructor) for item in n.seq()], n.line, n.path, n.file)
     try:
-        value = constructor.construct_object(node)
+        constructed = constructor.construct_object(n.node)
     except yaml.YAMLError as err:
-        raise InputError(f"unreadable value: {err}", file=file, line=line, field=path or None) from None
-    return Located(value, line, path, file)
+        raise n.error(f"unreadable value: {err}") from None
+    return Located(constructed, n.line, n.path, n.file)
 
 
 def parse_yaml(text: str, file: str) -> Located:
     """Compose one YAML document into a :class:`Located` tree (syntax errors name their line)."""
-    try:
-        node = bounded_compose(text, file)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise InputError(f"not valid YAML: {err.problem or err}", file=file, line=line) from None
-    except yaml.YAMLError as err:
-        raise InputError(f"not valid YAML: {err}", file=file) from None
-    if node is None:
-        raise InputError("empty file", file=file, line=1)
-    return _from_node(node, "", file, yaml.constructor.SafeConstructor())
+    return _walk(YamlNode(compose_document(text, file, CASE_WORDING), "", file), yaml.constructor.SafeConstructor())
 
 
-def from_node(node: yaml.Node, *, file: str, path: str) -> Located:
+def from_node(node: YamlNode) -> Located:
     """A composed YAML node (e.g. a scenario's ``expect`` block) as a :class:`Located` tree, each
     value with its own line."""
-    return _from_node(node, path, file, yaml.constructor.SafeConstructor())
+    return _walk(node, yaml.constructor.SafeConstructor())
 
 
 def from_data(data: Any, *, file: str, line: int, path: str) -> Located:
     """Wrap plain loaded data (``yaml.safe_load`` output); every value reports ``line``."""
     if isinstance(data, Mapping):
         return Located(
-            {str(k): from_data(v, file=file, line=line, path=_child_path(path, str(k))) for k, v in data.items()},
+            {str(k): from_data(v, file=file, line=line, path=child_path(path, str(k))) for k, v in data.items()},
             line,
             path,
             file,
         )
     if isinstance(data, list | tuple):
-        values = [from_data(v, file=file, line=line, path=_child_path(path, i)) for i, v in enumerate(data)]
+        values = [from_data(v, file=file, line=line, path=child_path(path, i)) for i, v in enumerate(data)]
         return Located(values, line, path, file)
     return Located(data, line, path, file)
 
 
-__all__ = ["Located", "from_data", "from_node", "parse_yaml"]
+__all__ = ["CASE_WORDING", "Located", "from_data", "from_node", "parse_yaml"]

@@ -1,4 +1,4 @@
-"""Located YAML values (contract.oracle.located)."""
+"""Located YAML values (contract.yamlread.located)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from contract.errors import InputError
 from contract.model.time import Duration, Period
-from contract.oracle.located import from_data, parse_yaml
+from contract.yamlread import from_data, parse_yaml
 
 
 def test_values_remember_their_line_and_path() -> None:
