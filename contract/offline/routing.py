@@ -3,12 +3,13 @@
 In the spirit of respx (``router.get(path).mock(side_effect=...)``), but our own and tiny: a
 :class:`Route` is a method, a path template (``/api/v3/openmeter/meters/{mid}``: each ``{name}``
 matches one path segment and is passed to the handler as a keyword) and a handler; a
-:class:`Router` is an ordered tuple of routes, one per resource module, composed with
+:class:`Router` is an ordered list of routes, one per resource module, composed with
 :meth:`Router.mount` as respx composes routes. Handlers are plain functions of the shared state::
 
-    def get_meter(state: OfflineState, request: httpx.Request, mid: str) -> Reply: ...
+    ROUTER = Router("usage")
 
-    ROUTER = Router("meters", (Route("GET", f"{V3}/meters/{{mid}}", get_meter),))
+    @ROUTER.get(f"{V3}/meters/{{mid}}")
+    def get_meter(state: OfflineState, request: httpx.Request, mid: str) -> Reply: ...
 
 :func:`serve` binds a router to one state and answers like OpenMeter does: the first route whose
 method and path match handles the request; anything else — an unknown path or a known path with
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
@@ -39,10 +40,11 @@ V3 = "/api/v3/openmeter"
 
 #: A handler's answer: the status and the JSON body (None for a 204).
 Reply = tuple[int, Any]
-#: ``handler(state, request, **path_params) -> Reply``.
+#: ``handler(state, request, **path_params, **route_defaults) -> Reply``.
 Handler = Callable[..., Reply]
 
 S = TypeVar("S")
+H = TypeVar("H", bound=Handler)
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -61,11 +63,16 @@ def _compile(template: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One route: ``method`` (upper case), ``path`` template, and the handler answering it."""
+    """One route: ``method`` (upper case), ``path`` template, and the handler answering it.
+
+    ``defaults`` are keywords the handler gets besides the path parameters (as Flask's route
+    defaults), so one handler can serve the v1 and the v3 spelling of a route (``api="v1"``).
+    """
 
     method: str
     path: str
     handler: Handler
+    defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,27 +91,58 @@ class Route:
         return found.groupdict() if found is not None else None
 
 
-@dataclass(frozen=True, slots=True)
 class Router:
-    """An ordered set of routes, named after the resource they serve; the first match wins."""
+    """An ordered list of routes, named after the resource they serve; the first match wins.
 
-    name: str
-    routes: tuple[Route, ...] = ()
+    Routes are added as respx adds them — ``router.get(path)`` — here as a decorator of the
+    handler, which is returned unchanged. :meth:`mount` composes routers into a new one.
+    """
+
+    def __init__(self, name: str, routes: Iterable[Route] = ()) -> None:
+        self.name = name
+        self._routes: list[Route] = list(routes)
+
+    def __repr__(self) -> str:
+        return f"Router({self.name!r}, {len(self._routes)} routes)"
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(self._routes)
 
     def __iter__(self) -> Iterator[Route]:
         return iter(self.routes)
 
     def __len__(self) -> int:
-        return len(self.routes)
+        return len(self._routes)
+
+    def route(self, method: str, path: str, **defaults: Any) -> Callable[[H], H]:
+        """A decorator adding ``method path`` answered by the decorated handler (with ``defaults``)."""
+
+        def add(handler: H) -> H:
+            self._routes.append(Route(method.upper(), path, handler, defaults))
+            return handler
+
+        return add
+
+    def get(self, path: str, **defaults: Any) -> Callable[[H], H]:
+        return self.route("GET", path, **defaults)
+
+    def post(self, path: str, **defaults: Any) -> Callable[[H], H]:
+        return self.route("POST", path, **defaults)
+
+    def put(self, path: str, **defaults: Any) -> Callable[[H], H]:
+        return self.route("PUT", path, **defaults)
+
+    def patch(self, path: str, **defaults: Any) -> Callable[[H], H]:
+        return self.route("PATCH", path, **defaults)
 
     def mount(self, *others: Router, name: str | None = None) -> Router:
-        """This router's routes followed by the others', as one router."""
-        routes = self.routes + tuple(r for other in others for r in other.routes)
-        return Router(name or self.name, routes)
+        """A new router: this router's routes followed by the others'."""
+        return Router(name or self.name, [*self._routes, *(r for other in others for r in other.routes)])
 
     def resolve(self, request: httpx.Request) -> tuple[Route, dict[str, str]] | None:
         """The route answering ``request`` and its path parameters, or None."""
-        for route in self.routes:
+        for route in self._routes:
             params = route.match(request.method, request.url.path)
             if params is not None:
                 return route, params
@@ -130,7 +168,7 @@ class Served(Generic[S]):
             if resolved is None:
                 raise ApiError(404, f"route not found: {request.method} {request.url.path}")
             route, params = resolved
-            status, body = route.handler(self.state, request, **params)
+            status, body = route.handler(self.state, request, **params, **route.defaults)
         except ApiError as err:
             return problem_response(err, api, request_id)
         except Exception as err:  # a bug in the fake: answer like a server would, with the reason

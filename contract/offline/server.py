@@ -42,7 +42,8 @@ from contract.model.engine import Behaviour
 from contract.model.persisted import EngineState
 from contract.offline.routes import OPENMETER
 from contract.offline.routing import Router, serve
-from contract.offline.state import DEFAULT_INGEST_DELAY, DEFAULT_LATENCY, OfflineState, Settings
+from contract.offline.settings import DEFAULT_INGEST_DELAY, DEFAULT_LATENCY, Settings
+from contract.offline.state import OfflineState
 from contract.offline.sync import OfflineSyncState
 from contract.worklog.source import LogSource
 
@@ -73,7 +74,8 @@ class OfflineOpenMeter:
 
     ``v3_plan_settlement_mode``: accept ``settlement_mode`` on v3 plan create (default). HEAD's v3
     schema has it read-only and answers 400, which makes the client fall back to v1 — pass False
-    to get that behaviour.
+    to get that behaviour. :attr:`settings` holds every argument but the clock; :attr:`shared` is
+    the state the routers share (:class:`~contract.offline.state.OfflineState`).
     """
 
     def __init__(
@@ -95,6 +97,8 @@ class OfflineOpenMeter:
             latency,
             ingest_delay,
         )
+        self.behaviour = behaviour
+        self.config = self.settings.config
         self.clock = clock
         self.base_url = BASE_URL
         self.shared = OfflineState.start(self.settings, clock)
@@ -106,32 +110,6 @@ class OfflineOpenMeter:
 
     def __repr__(self) -> str:
         return f"OfflineOpenMeter(behaviour={self.behaviour.value!r}, base_url={self.base_url!r})"
-
-    # ---------------------------------------------------------------- settings, as attributes
-
-    @property
-    def behaviour(self) -> Behaviour:
-        return self.settings.behaviour
-
-    @property
-    def config(self) -> SyncConfig:
-        return self.settings.config
-
-    @property
-    def sync_after_reads(self) -> int:
-        return self.settings.sync_after_reads
-
-    @property
-    def v3_plan_settlement_mode(self) -> bool:
-        return self.settings.v3_plan_settlement_mode
-
-    @property
-    def latency(self) -> timedelta:
-        return self.settings.latency
-
-    @property
-    def ingest_delay(self) -> timedelta:
-        return self.settings.ingest_delay
 
     # ---------------------------------------------------------------- public helpers
 

@@ -1,6 +1,6 @@
 """What every router of the offline OpenMeter receives: one :class:`OfflineState`.
 
-It gathers the shared parts — the :class:`Settings` the fake was made with, the clock, the id
+It gathers the shared parts — the :class:`~contract.offline.settings.Settings` the fake was made with, the clock, the id
 factory, the :class:`~contract.offline.store.Store` of resources and the
 :class:`~contract.offline.sync.BillingWorker` — and what OpenMeter provisions at start (the
 sandbox app, a tax code and the default billing profile). Its few methods are the time-dependent
@@ -9,47 +9,19 @@ questions several routers ask: now, which usage events the sink has flushed, a c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from contract.clock import Clock
-from contract.model.domain import SyncConfig
-from contract.model.engine import Behaviour
 from contract.model.time import Period
 from contract.offline.catalog import UsageEvent, aggregate, default_profile
 from contract.offline.ids import IdFactory, Kind
+from contract.offline.settings import Settings
 from contract.offline.store import Store
 from contract.offline.sync import BillingWorker
 
-__all__ = ["DEFAULT_INGEST_DELAY", "DEFAULT_LATENCY", "OfflineState", "Settings"]
-
-#: How much (virtual) time one request takes; a fake whose clock never moves between a subscribe
-#: and the worker would sync exactly at ``activeFrom``, where nothing in arrears is due yet.
-DEFAULT_LATENCY = timedelta(milliseconds=5)
-#: How long ingested events take to become visible to meter queries and rating (the sink worker's
-#: ``maxCommitWait`` in upstream's e2e config).
-DEFAULT_INGEST_DELAY = timedelta(seconds=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """How the fake behaves (see :class:`~contract.offline.server.OfflineOpenMeter`)."""
-
-    behaviour: Behaviour = Behaviour.HEAD
-    config: SyncConfig = field(default_factory=SyncConfig)
-    sync_after_reads: int = 1
-    v3_plan_settlement_mode: bool = True
-    latency: timedelta = DEFAULT_LATENCY
-    ingest_delay: timedelta = DEFAULT_INGEST_DELAY
-
-    def __post_init__(self) -> None:
-        if self.sync_after_reads < 0:
-            raise ValueError(f"sync_after_reads must be 0 or more, got {self.sync_after_reads}")
-        if self.latency < timedelta(0):
-            raise ValueError(f"latency must not be negative, got {self.latency}")
-        if self.ingest_delay < timedelta(0):
-            raise ValueError(f"ingest_delay must not be negative, got {self.ingest_delay}")
+__all__ = ["OfflineState"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +53,7 @@ class OfflineState:
             now=now,
         )
         store.profiles[default.id] = default
-        worker = BillingWorker(
-            store,
-            behaviour=settings.behaviour,
-            config=settings.config,
-            clock=clock,
-            ids=ids,
-            sync_after_reads=settings.sync_after_reads,
-        )
+        worker = BillingWorker(store, settings, clock=clock, ids=ids)
         return cls(settings, clock, ids, store, worker, now, app_id, tax_code_id)
 
     def now(self) -> datetime:

@@ -9,38 +9,49 @@ A lookup of something missing raises the 404 :class:`ApiError` OpenMeter answers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TypeVar
 
 from contract.offline.catalog import Customer, Feature, Grant, Meter, Plan, PlanRateCard, Profile, UsageEvent
 from contract.offline.problems import ApiError
 from contract.offline.subscriptions import SubscriptionSpec
 
-__all__ = ["Store"]
+__all__ = ["Store", "require"]
+
+T = TypeVar("T")
 
 
-@dataclass(slots=True)
+def require(table: Mapping[str, T], ident: str, what: str) -> T:
+    """``table[ident]``, or the 404 problem ``<what> <ident> not found``."""
+    found = table.get(ident)
+    if found is None:
+        raise ApiError.not_found(what, ident)
+    return found
+
+
 class Store:
-    """The fake's resources by id (see the module docstring); insertion order is creation order."""
+    """The fake's resources by id (see the module docstring); insertion order is creation order.
 
-    meters: dict[str, Meter] = field(default_factory=dict)
-    features: dict[str, Feature] = field(default_factory=dict)
-    customers: dict[str, Customer] = field(default_factory=dict)
-    profiles: dict[str, Profile] = field(default_factory=dict)
-    grants: dict[str, Grant] = field(default_factory=dict)
-    plans: dict[str, Plan] = field(default_factory=dict)
-    subscriptions: dict[str, SubscriptionSpec] = field(default_factory=dict)
-    items: dict[str, PlanRateCard] = field(default_factory=dict)  # every item id ever shown -> its rate card
-    events: list[tuple[datetime, UsageEvent]] = field(default_factory=list)  # (received at, event)
-    event_keys: set[tuple[str, str]] = field(default_factory=set)
+    Not a value: the routers add and replace what they create in its tables.
+    """
+
+    def __init__(self) -> None:
+        self.meters: dict[str, Meter] = {}
+        self.features: dict[str, Feature] = {}
+        self.customers: dict[str, Customer] = {}
+        self.profiles: dict[str, Profile] = {}
+        self.grants: dict[str, Grant] = {}
+        self.plans: dict[str, Plan] = {}
+        self.subscriptions: dict[str, SubscriptionSpec] = {}
+        self.items: dict[str, PlanRateCard] = {}  # every item id ever shown -> its rate card
+        self.events: list[tuple[datetime, UsageEvent]] = []  # (received at, event)
+        self.event_keys: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------ customers and profiles
 
     def customer(self, customer_id: str) -> Customer:
-        customer = self.customers.get(customer_id)
-        if customer is None:
-            raise ApiError.not_found("customer", customer_id)
-        return customer
+        return require(self.customers, customer_id, "customer")
 
     def customer_by_key(self, key: str) -> Customer:
         found = next((c for c in self.customers.values() if c.key == key), None)
@@ -83,16 +94,10 @@ class Store:
         return rate_card.feature_key, feature.id if feature is not None else rate_card.feature_id
 
     def plan(self, plan_id: str) -> Plan:
-        plan = self.plans.get(plan_id)
-        if plan is None:
-            raise ApiError.not_found("plan", plan_id)
-        return plan
+        return require(self.plans, plan_id, "plan")
 
     def subscription(self, subscription_id: str) -> SubscriptionSpec:
-        sub = self.subscriptions.get(subscription_id)
-        if sub is None:
-            raise ApiError.not_found("subscription", subscription_id)
-        return sub
+        return require(self.subscriptions, subscription_id, "subscription")
 
     def store_subscription(self, sub: SubscriptionSpec) -> SubscriptionSpec:
         """Keep ``sub`` (replacing its previous version) and remember its items' rate cards."""

@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 
 from contract.clock import Clock
 from contract.model.domain import SyncConfig
-from contract.model.engine import Behaviour, Engine
+from contract.model.engine import Engine
 from contract.model.persisted import EngineState, empty_state
 from contract.model.time import format_time
 from contract.offline import subscriptions as subs
 from contract.offline.billing import Ledger
 from contract.offline.ids import IdFactory, Kind
+from contract.offline.settings import Settings
 from contract.offline.store import Store
 from contract.offline.subscriptions import SubscriptionSpec
 from contract.offline.worker import EventType, SubscriptionEvent, WorkerLog
@@ -48,32 +49,21 @@ class OfflineSyncState:
 class BillingWorker:
     """The fake billing worker over ``store``; see the module docstring."""
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        behaviour: Behaviour,
-        config: SyncConfig,
-        clock: Clock,
-        ids: IdFactory,
-        sync_after_reads: int,
-    ) -> None:
+    def __init__(self, store: Store, settings: Settings, *, clock: Clock, ids: IdFactory) -> None:
         self.store = store
-        self.behaviour = behaviour
-        self.config = config
+        self.settings = settings
         self.clock = clock
         self.ids = ids
-        self.sync_after_reads = sync_after_reads
         self.state: EngineState = empty_state()
         self.ledger = Ledger()
-        self.log = WorkerLog(f"offline-{behaviour.value}")
+        self.log = WorkerLog(f"offline-{settings.behaviour.value}")
         self.queue: list[SubscriptionEvent] = []
         self._reads = 0
         self._synced_at: dict[str, datetime] = {}
 
     def config_for(self, customer_id: str) -> SyncConfig:
         """The sync configuration of the customer's billing profile."""
-        return self.store.effective_profile(customer_id).sync_config(self.config)
+        return self.store.effective_profile(customer_id).sync_config(self.settings.config)
 
     # ------------------------------------------------------------ events
 
@@ -101,7 +91,7 @@ class BillingWorker:
     def note_read(self) -> None:
         """A read of charges or invoices: handle the events it makes due (see the module docstring)."""
         self._reads += 1
-        while self.queue and self._reads - self.queue[0].reads_at > self.sync_after_reads:
+        while self.queue and self._reads - self.queue[0].reads_at > self.settings.sync_after_reads:
             self._handle(self.queue.pop(0))
 
     def flush(self) -> None:
@@ -150,7 +140,7 @@ class BillingWorker:
         (after invoicing), the first sync and the invoicing are kept, as upstream commits them in
         their own transactions; ``synced_at`` then records the first sync.
         """
-        engine = Engine(self.config_for(sub.customer_id), self.behaviour)
+        engine = Engine(self.config_for(sub.customer_id), self.settings.behaviour)
         target = subs.engine_subscription(sub)
         before = self.state
         if invoice:

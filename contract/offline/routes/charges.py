@@ -15,10 +15,12 @@ from contract.model.persisted import ChargeStatus
 from contract.offline.billing import charge_v3
 from contract.offline.paging import v3_page
 from contract.offline.problems import ApiError
-from contract.offline.routing import V3, Reply, Route, Router
+from contract.offline.routing import V3, Reply, Router
 from contract.offline.state import OfflineState
 
 __all__ = ["ROUTER"]
+
+ROUTER = Router("charges")
 
 _CHARGE_STATUSES = tuple(s.value for s in ChargeStatus)
 
@@ -38,6 +40,7 @@ def _statuses(params: httpx.QueryParams) -> set[str]:
     return wanted
 
 
+@ROUTER.get(f"{V3}/customers/{{cid}}/charges")
 def list_charges(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     s.store.customer(cid)
     s.worker.note_read()
@@ -74,6 +77,3 @@ def list_charges(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
             )
         )
     return 200, v3_page(request, rows, default_size=20)
-
-
-ROUTER = Router("charges", (Route("GET", f"{V3}/customers/{{cid}}/charges", list_charges),))

@@ -15,10 +15,12 @@ from contract.offline.ids import Kind
 from contract.offline.paging import v3_page
 from contract.offline.prices import numeric
 from contract.offline.problems import ApiError, json_body
-from contract.offline.routing import V3, Reply, Route, Router
+from contract.offline.routing import V3, Reply, Router
 from contract.offline.state import OfflineState
 
 __all__ = ["ROUTER"]
+
+ROUTER = Router("credits")
 
 
 def _require_credits(s: OfflineState) -> None:
@@ -26,6 +28,7 @@ def _require_credits(s: OfflineState) -> None:
         raise ApiError(501, "credits are not enabled on this OpenMeter (credits.enabled: false)")
 
 
+@ROUTER.post(f"{V3}/customers/{{cid}}/credits/grants")
 def create_grant(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     _require_credits(s)
     s.store.customer(cid)
@@ -37,6 +40,7 @@ def create_grant(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     return 201, grant.v3(s.tax_code_id)
 
 
+@ROUTER.get(f"{V3}/customers/{{cid}}/credits/grants")
 def list_grants(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     _require_credits(s)
     s.store.customer(cid)
@@ -44,6 +48,7 @@ def list_grants(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     return 200, v3_page(request, rows, default_size=20)
 
 
+@ROUTER.get(f"{V3}/customers/{{cid}}/credits/balance")
 def balance(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     """HEAD shape; nothing is booked against credits before collection, so live = settled = granted."""
     _require_credits(s)
@@ -59,13 +64,3 @@ def balance(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
         for cur, amount in totals.items()
     ]
     return 200, {"balances": balances, "retrieved_at": format_time(s.now())}
-
-
-ROUTER = Router(
-    "credits",
-    (
-        Route("POST", f"{V3}/customers/{{cid}}/credits/grants", create_grant),
-        Route("GET", f"{V3}/customers/{{cid}}/credits/grants", list_grants),
-        Route("GET", f"{V3}/customers/{{cid}}/credits/balance", balance),
-    ),
-)

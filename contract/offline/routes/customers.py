@@ -9,12 +9,15 @@ import httpx
 from contract.offline.catalog import parse_customer
 from contract.offline.ids import Kind
 from contract.offline.problems import ApiError, Fields, json_body
-from contract.offline.routing import V3, Reply, Route, Router
+from contract.offline.routing import V3, Reply, Router
 from contract.offline.state import OfflineState
 
 __all__ = ["ROUTER"]
 
+ROUTER = Router("customers")
 
+
+@ROUTER.post(f"{V3}/customers")
 def create_customer(s: OfflineState, request: httpx.Request) -> Reply:
     customer = parse_customer(json_body(request), new_id=s.ids.new(Kind.CUSTOMER), now=s.now())
     for other in s.store.customers.values():
@@ -27,16 +30,19 @@ def create_customer(s: OfflineState, request: httpx.Request) -> Reply:
     return 201, customer.v3()
 
 
+@ROUTER.get(f"{V3}/customers/{{cid}}")
 def get_customer(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     return 200, s.store.customer(cid).v3()
 
 
+@ROUTER.get(f"{V3}/customers/{{cid}}/billing")
 def get_customer_billing(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     customer = s.store.customer(cid)
     profile_id = customer.profile_id or s.store.default_profile().id
     return 200, {"billing_profile": {"id": profile_id}, "app_data": {}}
 
 
+@ROUTER.put(f"{V3}/customers/{{cid}}/billing")
 def put_customer_billing(s: OfflineState, request: httpx.Request, cid: str) -> Reply:
     customer = s.store.customer(cid)
     f = Fields(json_body(request), allowed=("billing_profile", "app_data"))
@@ -46,14 +52,3 @@ def put_customer_billing(s: OfflineState, request: httpx.Request, cid: str) -> R
         raise ApiError.bad_field("billing_profile.id", f"billing profile {profile_id} not found")
     s.store.customers[cid] = replace(customer, profile_id=profile_id)
     return 200, {"billing_profile": {"id": profile_id or s.store.default_profile().id}, "app_data": {}}
-
-
-ROUTER = Router(
-    "customers",
-    (
-        Route("POST", f"{V3}/customers", create_customer),
-        Route("GET", f"{V3}/customers/{{cid}}", get_customer),
-        Route("GET", f"{V3}/customers/{{cid}}/billing", get_customer_billing),
-        Route("PUT", f"{V3}/customers/{{cid}}/billing", put_customer_billing),
-    ),
-)

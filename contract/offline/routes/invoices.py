@@ -16,10 +16,12 @@ from contract.offline.billing import invoice_v1
 from contract.offline.catalog import invoice_workflow_v1
 from contract.offline.paging import bool_param, v1_paging
 from contract.offline.problems import ApiError, Fields, Issue, json_body
-from contract.offline.routing import V1, Reply, Route, Router
+from contract.offline.routing import V1, Reply, Router
 from contract.offline.state import OfflineState
 
 __all__ = ["ROUTER"]
+
+ROUTER = Router("invoices")
 
 
 def _render(
@@ -41,6 +43,7 @@ def _render(
     )
 
 
+@ROUTER.get(f"{V1}/billing/invoices")
 def list_invoices(s: OfflineState, request: httpx.Request) -> Reply:
     s.worker.note_read()
     params = request.url.params
@@ -65,6 +68,7 @@ def list_invoices(s: OfflineState, request: httpx.Request) -> Reply:
     return 200, {"items": items, "page": page, "pageSize": size, "totalCount": len(found)}
 
 
+@ROUTER.get(f"{V1}/billing/invoices/{{iid}}")
 def get_invoice(s: OfflineState, request: httpx.Request, iid: str) -> Reply:
     s.worker.note_read()
     params = request.url.params
@@ -80,6 +84,7 @@ def get_invoice(s: OfflineState, request: httpx.Request, iid: str) -> Reply:
     raise ApiError.not_found("invoice", iid)
 
 
+@ROUTER.post(f"{V1}/billing/invoices/invoice")
 def invoice_pending(s: OfflineState, request: httpx.Request) -> Reply:
     f = Fields(json_body(request), allowed=("customerId", "asOf", "filters", "progressiveBillingOverride"))
     customer = s.store.customer(f.req_str("customerId"))
@@ -97,13 +102,3 @@ def invoice_pending(s: OfflineState, request: httpx.Request) -> Reply:
         raise ApiError(400, message, issues=(Issue("invoice_create_no_lines", message),))
     s.worker.commit(result.state, now)
     return 201, [_render(s, iid, customer.id, with_lines=True) for iid in result.invoice_ids]
-
-
-ROUTER = Router(
-    "invoices",
-    (
-        Route("GET", f"{V1}/billing/invoices", list_invoices),
-        Route("POST", f"{V1}/billing/invoices/invoice", invoice_pending),
-        Route("GET", f"{V1}/billing/invoices/{{iid}}", get_invoice),
-    ),
-)

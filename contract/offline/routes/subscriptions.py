@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
@@ -20,15 +20,15 @@ from contract.model.time import parse_time
 from contract.offline import subscriptions as subs
 from contract.offline.catalog import Customer, Plan
 from contract.offline.ids import Kind
-from contract.offline.problems import ApiError, Fields, Issue, json_body
-from contract.offline.routing import V1, V3, Reply, Route, Router
+from contract.offline.problems import Api, ApiError, Fields, Issue, json_body
+from contract.offline.routing import V1, V3, Reply, Router
 from contract.offline.state import OfflineState
 from contract.offline.subscriptions import SubscriptionSpec
 from contract.offline.worker import EventType
 
 __all__ = ["ROUTER"]
 
-Api = Literal["v1", "v3"]
+ROUTER = Router("subscriptions")
 
 _TIMING_PAST_TOLERANCE = timedelta(minutes=2)
 _SINGLE = "only single subscription is allowed per customer at a time"
@@ -49,15 +49,6 @@ def _keep(s: OfflineState, sub: SubscriptionSpec, event: EventType) -> Subscript
     s.store.store_subscription(sub)
     s.worker.publish(event, sub)
     return sub
-
-
-def _settlement(value: str | None, field: str, plan: Plan) -> SettlementMode:
-    if value is None:
-        return plan.settlement_mode
-    try:
-        return SettlementMode(value)
-    except ValueError:
-        raise ApiError.bad_field(field, "must be credit_then_invoice or credit_only", "enum") from None
 
 
 def _timing(raw: Any, field: str = "timing") -> str | datetime:
@@ -154,6 +145,7 @@ def _new_subscription(
 # ---------------------------------------------------------------- create, get
 
 
+@ROUTER.post(f"{V3}/subscriptions")
 def create_v3(s: OfflineState, request: httpx.Request) -> Reply:
     f = Fields(json_body(request), allowed=_V3_FIELDS)
     cref = f.obj("customer", allowed=("id", "key"))
@@ -168,12 +160,13 @@ def create_v3(s: OfflineState, request: httpx.Request) -> Reply:
         customer,
         active_from=s.now(),
         anchor=f.opt_time("billing_anchor"),
-        settlement=_settlement(f.opt_str("settlement_mode"), "settlement_mode", plan),
+        settlement=f.opt_settlement("settlement_mode") or plan.settlement_mode,
         api="v3",
     )
     return 201, _render(s, sub, "v3")
 
 
+@ROUTER.post(f"{V1}/subscriptions")
 def create_v1(s: OfflineState, request: httpx.Request) -> Reply:
     f = Fields(json_body(request))
     if f.has("customPlan"):
@@ -189,24 +182,24 @@ def create_v1(s: OfflineState, request: httpx.Request) -> Reply:
         customer,
         active_from=_start_time(s, f.opt_str("timing"), "timing"),
         anchor=f.opt_time("billingAnchor"),
-        settlement=_settlement(f.opt_str("settlementMode"), "settlementMode", plan),
+        settlement=f.opt_settlement("settlementMode") or plan.settlement_mode,
         api="v1",
     )
     return 201, _render(s, sub, "v1")
 
 
-def get_v3(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
-    return 200, _render(s, s.store.subscription(sid), "v3")
-
-
-def get_v1(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
-    return 200, _render(s, s.store.subscription(sid), "v1", expanded=True)
+@ROUTER.get(f"{V3}/subscriptions/{{sid}}", api="v3")
+@ROUTER.get(f"{V1}/subscriptions/{{sid}}", api="v1")
+def get_subscription(s: OfflineState, request: httpx.Request, sid: str, api: Api) -> Reply:
+    return 200, _render(s, s.store.subscription(sid), api, expanded=True)
 
 
 # ---------------------------------------------------------------- cancel, continue, restore, edit
 
 
-def _cancel(s: OfflineState, request: httpx.Request, sid: str, api: Api) -> Reply:
+@ROUTER.post(f"{V3}/subscriptions/{{sid}}/cancel", api="v3")
+@ROUTER.post(f"{V1}/subscriptions/{{sid}}/cancel", api="v1")
+def cancel_subscription(s: OfflineState, request: httpx.Request, sid: str, api: Api) -> Reply:
     sub = s.store.subscription(sid)
     body = json_body(request, required=False)
     f = Fields(body if body is not None else {}, allowed=("timing",) if api == "v3" else None)
@@ -214,27 +207,14 @@ def _cancel(s: OfflineState, request: httpx.Request, sid: str, api: Api) -> Repl
     return 200, _render(s, _keep(s, cancelled, EventType.CANCELLED), api)
 
 
-def cancel_v3(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
-    return _cancel(s, request, sid, "v3")
-
-
-def cancel_v1(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
-    return _cancel(s, request, sid, "v1")
-
-
-def _continue(s: OfflineState, sid: str, api: Api) -> Reply:
+@ROUTER.post(f"{V3}/subscriptions/{{sid}}/unschedule-cancelation", api="v3")
+@ROUTER.post(f"{V1}/subscriptions/{{sid}}/unschedule-cancelation", api="v1")
+def continue_subscription(s: OfflineState, request: httpx.Request, sid: str, api: Api) -> Reply:
     continued = subs.continue_(s.store.subscription(sid), ids=s.ids, now=s.now())
     return 200, _render(s, _keep(s, continued, EventType.CONTINUED), api)
 
 
-def continue_v3(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
-    return _continue(s, sid, "v3")
-
-
-def continue_v1(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
-    return _continue(s, sid, "v1")
-
-
+@ROUTER.post(f"{V1}/subscriptions/{{sid}}/restore")
 def restore_v1(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
     """v1 ``restore``: delete the scheduled successor (its sync then leaves nothing behind: a
     deleted subscription's target is empty) and let this subscription go on."""
@@ -249,6 +229,7 @@ def restore_v1(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
     return 200, _render(s, restored, "v1")
 
 
+@ROUTER.patch(f"{V1}/subscriptions/{{sid}}")
 def edit_v1(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
     sub = s.store.subscription(sid)
     f = Fields(json_body(request), allowed=("customizations", "timing"))
@@ -272,7 +253,7 @@ def _change(s: OfflineState, sid: str, f: Fields, *, plan: Plan, settlement: str
     """End subscription ``sid`` at ``timing`` and start its successor on ``plan`` then;
     ``settlement`` and ``anchor`` name the body's fields in the ``api``'s spelling."""
     timing = _timing(f.raw("timing"))
-    successor_settlement = _settlement(f.opt_str(settlement), settlement, plan)
+    successor_settlement = f.opt_settlement(settlement) or plan.settlement_mode
     successor_anchor = f.opt_time(anchor)
     sub = s.store.subscription(sid)
     now = s.now()
@@ -293,6 +274,7 @@ def _change(s: OfflineState, sid: str, f: Fields, *, plan: Plan, settlement: str
     return 200, {"current": _render(s, ended, api), "next": _render(s, successor, api)}
 
 
+@ROUTER.post(f"{V3}/subscriptions/{{sid}}/change")
 def change_v3(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
     f = Fields(json_body(request), allowed=(*_V3_FIELDS, "timing"))
     f.obj("customer", allowed=("id", "key"))  # required, ignored (as upstream's handler does)
@@ -302,28 +284,10 @@ def change_v3(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
     return _change(s, sid, f, plan=plan, settlement="settlement_mode", anchor="billing_anchor", api="v3")
 
 
+@ROUTER.post(f"{V1}/subscriptions/{{sid}}/change")
 def change_v1(s: OfflineState, request: httpx.Request, sid: str) -> Reply:
     f = Fields(json_body(request))
     if not f.has("timing"):
         raise ApiError.bad_field("timing", "required", "required")
     plan = _plan_ref(s, f.obj("plan"))
     return _change(s, sid, f, plan=plan, settlement="settlementMode", anchor="billingAnchor", api="v1")
-
-
-ROUTER = Router(
-    "subscriptions",
-    (
-        Route("POST", f"{V3}/subscriptions", create_v3),
-        Route("GET", f"{V3}/subscriptions/{{sid}}", get_v3),
-        Route("POST", f"{V3}/subscriptions/{{sid}}/cancel", cancel_v3),
-        Route("POST", f"{V3}/subscriptions/{{sid}}/change", change_v3),
-        Route("POST", f"{V3}/subscriptions/{{sid}}/unschedule-cancelation", continue_v3),
-        Route("POST", f"{V1}/subscriptions", create_v1),
-        Route("GET", f"{V1}/subscriptions/{{sid}}", get_v1),
-        Route("PATCH", f"{V1}/subscriptions/{{sid}}", edit_v1),
-        Route("POST", f"{V1}/subscriptions/{{sid}}/cancel", cancel_v1),
-        Route("POST", f"{V1}/subscriptions/{{sid}}/change", change_v1),
-        Route("POST", f"{V1}/subscriptions/{{sid}}/unschedule-cancelation", continue_v1),
-        Route("POST", f"{V1}/subscriptions/{{sid}}/restore", restore_v1),
-    ),
-)

@@ -15,13 +15,17 @@ from contract.model.time import Period, format_time
 from contract.offline.catalog import Meter, aggregate, parse_event, parse_feature, parse_meter
 from contract.offline.ids import Kind
 from contract.offline.prices import numeric
-from contract.offline.problems import ApiError, Fields, json_body
-from contract.offline.routing import V1, V3, Reply, Route, Router
+from contract.offline.problems import Api, ApiError, Fields, json_body
+from contract.offline.routing import V1, V3, Reply, Router
 from contract.offline.state import OfflineState
+from contract.offline.store import require
 
 __all__ = ["ROUTER"]
 
+ROUTER = Router("usage")
 
+
+@ROUTER.post(f"{V3}/meters")
 def create_meter(s: OfflineState, request: httpx.Request) -> Reply:
     meter = parse_meter(json_body(request), new_id=s.ids.new(Kind.METER), now=s.now())
     if any(m.key == meter.key for m in s.store.meters.values()):
@@ -38,10 +42,12 @@ def _meter(s: OfflineState, meter_id: str) -> Meter:
     return meter
 
 
+@ROUTER.get(f"{V3}/meters/{{mid}}")
 def get_meter(s: OfflineState, request: httpx.Request, mid: str) -> Reply:
     return 200, _meter(s, mid).v3()
 
 
+@ROUTER.post(f"{V3}/meters/{{mid}}/query")
 def query_meter(s: OfflineState, request: httpx.Request, mid: str) -> Reply:
     meter = _meter(s, mid)
     body = json_body(request, required=False)
@@ -72,6 +78,7 @@ def query_meter(s: OfflineState, request: httpx.Request, mid: str) -> Reply:
     return 200, out
 
 
+@ROUTER.post(f"{V3}/features")
 def create_feature(s: OfflineState, request: httpx.Request) -> Reply:
     feature, meter_id = parse_feature(json_body(request), new_id=s.ids.new(Kind.FEATURE), now=s.now())
     if meter_id is not None and meter_id not in s.store.meters:
@@ -82,14 +89,15 @@ def create_feature(s: OfflineState, request: httpx.Request) -> Reply:
     return 201, feature.v3()
 
 
+@ROUTER.get(f"{V3}/features/{{fid}}")
 def get_feature(s: OfflineState, request: httpx.Request, fid: str) -> Reply:
-    feature = s.store.features.get(fid)
-    if feature is None:
-        raise ApiError.not_found("feature", fid)
-    return 200, feature.v3()
+    return 200, require(s.store.features, fid, "feature").v3()
 
 
-def _ingest(s: OfflineState, request: httpx.Request) -> None:
+@ROUTER.post(f"{V1}/events", api="v1")
+@ROUTER.post(f"{V3}/events", api="v3")
+def ingest(s: OfflineState, request: httpx.Request, api: Api) -> Reply:
+    """Keep new events; v1 answers 204, v3 202 with an empty object."""
     body = json_body(request)
     rows = body if isinstance(body, list) else [body]
     now = s.now()
@@ -100,27 +108,4 @@ def _ingest(s: OfflineState, request: httpx.Request) -> None:
             continue  # deduplicated on (source, id), as the sink worker does
         s.store.event_keys.add(key)
         s.store.events.append((now, event))
-
-
-def ingest_v1(s: OfflineState, request: httpx.Request) -> Reply:
-    _ingest(s, request)
-    return 204, None
-
-
-def ingest_v3(s: OfflineState, request: httpx.Request) -> Reply:
-    _ingest(s, request)
-    return 202, {}
-
-
-ROUTER = Router(
-    "usage",
-    (
-        Route("POST", f"{V3}/meters", create_meter),
-        Route("GET", f"{V3}/meters/{{mid}}", get_meter),
-        Route("POST", f"{V3}/meters/{{mid}}/query", query_meter),
-        Route("POST", f"{V3}/features", create_feature),
-        Route("GET", f"{V3}/features/{{fid}}", get_feature),
-        Route("POST", f"{V1}/events", ingest_v1),
-        Route("POST", f"{V3}/events", ingest_v3),
-    ),
-)
+    return (202, {}) if api == "v3" else (204, None)
