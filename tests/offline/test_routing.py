@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ from contract.clock import VirtualClock
 from contract.offline.problems import ApiError
 from contract.offline.routing import V1, V3, Reply, Route, Router, serve
 
-from .helpers import START
+from .helpers import START, problem_body
 
 
 def _request(method: str, path: str, **kwargs: Any) -> httpx.Request:
@@ -79,13 +78,6 @@ def _served(router: Router, *, latency: timedelta = timedelta(0)) -> tuple[httpx
     return client, clock, state
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body = json.loads(response.content)
-    assert isinstance(body, dict)
-    return body
-
-
 def test_serve_passes_the_state_and_path_parameters_and_answers_json() -> None:
     router = Router("r")
     router.get(f"{V3}/things/{{tid}}", api="v3")(_echo)
@@ -97,13 +89,13 @@ def test_serve_passes_the_state_and_path_parameters_and_answers_json() -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("POST", "/things/t1"), ("GET", "/things/t1/x")])
-def test_serve_answers_unknown_routes_and_wrong_methods_with_a_404_problem(method: str, path: str) -> None:
+def test_serve_answers_unknown_routes_and_wrong_methods_with_a_404problem_body(method: str, path: str) -> None:
     router = Router("r")
     router.get("/things/{tid}")(_echo)
     client, _, state = _served(router)
     response = client.request(method, path)
     assert response.status_code == 404
-    body = _problem(response)
+    body = problem_body(response)
     assert body["detail"] == f"route not found: {method} {path}" and body["title"] == "Not Found"
     assert state == []
 
@@ -124,19 +116,19 @@ def test_serve_turns_api_errors_and_bugs_into_problems_and_204_into_no_body() ->
         return 204, None
 
     client, _, _ = _served(router)
-    bad_body = _problem(client.post(f"{V1}/bad"))
+    bad_body = problem_body(client.post(f"{V1}/bad"))
     assert bad_body["status"] == 400 and bad_body["extensions"] == {
         "validationErrors": [{"field": "name", "message": "required"}]
     }
     bug_response = client.post(f"{V3}/bug")
     assert bug_response.status_code == 500
-    assert _problem(bug_response)["detail"] == "offline OpenMeter failed: KeyError: 'oops'"
+    assert problem_body(bug_response)["detail"] == "offline OpenMeter failed: KeyError: 'oops'"
     empty_response = client.post(f"{V1}/empty")
     assert empty_response.status_code == 204 and empty_response.content == b""
 
 
 def test_every_request_gets_the_next_request_id_and_takes_the_latency() -> None:
     client, clock, _ = _served(Router("empty"), latency=timedelta(milliseconds=5))
-    instances = [_problem(client.get(f"/n{n}"))["instance"] for n in range(3)]
+    instances = [problem_body(client.get(f"/n{n}"))["instance"] for n in range(3)]
     assert instances == ["urn:request:offline-000001", "urn:request:offline-000002", "urn:request:offline-000003"]
     assert clock.now() - START == timedelta(milliseconds=15)

@@ -23,6 +23,7 @@ from contract.offline.ids import Kind
 from contract.offline.problems import Api, ApiError, Fields, Issue, json_body
 from contract.offline.routing import V1, V3, Reply, Router
 from contract.offline.state import OfflineState
+from contract.offline.subscription_render import render_v1, render_v3
 from contract.offline.subscriptions import SubscriptionSpec
 from contract.offline.worker import EventType
 
@@ -40,8 +41,8 @@ _V3_FIELDS = ("labels", "settlement_mode", "customer", "plan", "billing_anchor",
 
 def _render(s: OfflineState, sub: SubscriptionSpec, api: Api, *, expanded: bool = False) -> Any:
     if api == "v3":
-        return subs.render_v3(sub, s.now(), s.store.feature_info)
-    return subs.render_v1(sub, s.now(), s.store.feature_info, expanded=expanded)
+        return render_v3(sub, s.now(), s.store.feature_info)
+    return render_v1(sub, s.now(), s.store.feature_info, expanded=expanded)
 
 
 def _keep(s: OfflineState, sub: SubscriptionSpec, event: EventType) -> SubscriptionSpec:
