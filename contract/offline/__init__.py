@@ -1,5 +1,6 @@
-"""contract.offline: an offline OpenMeter — its public HTTP API served by a respx router whose
-answers come from the reference engine (architecture.md §3, the respx anchor).
+"""contract.offline: an offline OpenMeter — its public HTTP API served by a small router of our
+own (routes as data, one router per resource, composed as respx composes routes) whose answers
+come from the reference engine (architecture.md §3, the respx anchor).
 
 Typical use::
 

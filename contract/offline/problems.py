@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 
+from contract.model.domain import SettlementMode
 from contract.model.time import Duration, parse_time
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 Api = Literal["v1", "v3"]
+T = TypeVar("T")
 
 HTTP_TITLES = {
     400: "Bad Request",
@@ -222,6 +224,21 @@ class Fields:
             )
         return value
 
+    def _opt_parsed(self, name: str, parse: Callable[[str], T], reason: str, rule: str) -> T | None:
+        """``parse`` of the string under ``name`` (None when absent); a ValueError is a 400 with
+        ``reason`` (``{value}`` replaced by the value's repr)."""
+        value = self.opt_str(name)
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError:
+            raise ApiError.bad_field(self.at(name), reason.replace("{value}", repr(value)), rule) from None
+
+    def opt_settlement(self, name: str) -> SettlementMode | None:
+        """A settlement mode (``credit_then_invoice`` or ``credit_only``), or None when absent."""
+        return self._opt_parsed(name, SettlementMode, "must be credit_then_invoice or credit_only", "enum")
+
     def opt_bool(self, name: str) -> bool | None:
         value = self.data.get(name)
         if value is None:
@@ -280,24 +297,12 @@ class Fields:
             raise ApiError.bad_field(self.at(name), f"not a number: {text!r}", "pattern") from None
 
     def opt_time(self, name: str) -> datetime | None:
-        value = self.opt_str(name)
-        if value is None:
-            return None
-        try:
-            return parse_time(value)
-        except ValueError:
-            raise ApiError.bad_field(self.at(name), f"not an RFC 3339 timestamp: {value!r}", "format") from None
+        return self._opt_parsed(name, parse_time, "not an RFC 3339 timestamp: {value}", "format")
 
     def opt_duration(self, name: str) -> Duration | None:
-        value = self.opt_str(name)
-        if value is None:
-            return None
-        try:
-            duration = Duration.parse(value)
-        except ValueError:
-            raise ApiError.bad_field(self.at(name), f"not an ISO-8601 duration: {value!r}", "format") from None
-        if duration.is_zero or duration.approx_seconds() < 0:
-            raise ApiError.bad_field(self.at(name), f"must be a positive duration: {value!r}", "format")
+        duration = self._opt_parsed(name, Duration.parse, "not an ISO-8601 duration: {value}", "format")
+        if duration is not None and (duration.is_zero or duration.approx_seconds() < 0):
+            raise ApiError.bad_field(self.at(name), f"must be a positive duration: {self.data[name]!r}", "format")
         return duration
 
     def id_ref(self, name: str) -> str:

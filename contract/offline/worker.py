@@ -2,7 +2,7 @@
 
 Every subscription mutation publishes a :class:`SubscriptionEvent` (``created``, ``updated``,
 ``cancelled``, ``continued``), as upstream publishes ``io.openmeter.subscription.v1.subscription.*``
-to Kafka. The fake's worker (:class:`~contract.offline.server.OfflineOpenMeter`) syncs on it and
+to Kafka. The fake's worker (:class:`~contract.offline.sync.BillingWorker`) syncs on it and
 writes what OpenMeter's billing worker writes, as JSON lines in its format (public-api.md §3, §7):
 ``ts`` (RFC 3339, whole seconds), ``level``, ``caller``, ``msg``, resource attributes
 (``service.name: openmeter-billing-worker``, ...), then record attributes (``error.message``,

@@ -3,9 +3,13 @@ charges and invoices until the fake's worker has caught up."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from contract.client import OpenMeterClient
 from contract.client.inputs import PhaseInput, PlanInput, PriceInput, RateCardInput, TierInput
@@ -77,3 +81,11 @@ def settled(om: OpenMeterClient, customer_id: str, reads: int = 3) -> tuple[list
         charges = om.list_charges(customer_id)
         invoices = om.list_invoices(customer_id)
     return charges, invoices
+
+
+def problem_body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of an ``application/problem+json`` response (asserting it is one)."""
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = json.loads(response.content)
+    assert isinstance(body, dict)
+    return body

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import httpx
@@ -9,17 +8,12 @@ import pytest
 from contract.client.errors import parse_problem
 from contract.offline.problems import ApiError, Fields, Issue, json_body, problem_response
 
-
-def _body(response: httpx.Response) -> dict[str, object]:
-    assert response.headers["Content-Type"] == "application/problem+json"
-    data = json.loads(response.content)
-    assert isinstance(data, dict)
-    return data
+from .helpers import problem_body
 
 
 def test_v1_problem_carries_validation_errors_with_field_code_and_message() -> None:
     err = ApiError.validation(409, "only_single_subscription_allowed_per_customer_at_a_time", "only one", "customerId")
-    body = _body(problem_response(err, "v1", "req-1"))
+    body = problem_body(problem_response(err, "v1", "req-1"))
     assert body["status"] == 409 and body["title"] == "Conflict" and body["instance"] == "urn:request:req-1"
     assert body["extensions"] == {
         "validationErrors": [
@@ -34,12 +28,12 @@ def test_v1_problem_carries_validation_errors_with_field_code_and_message() -> N
 
 
 def test_v3_problem_separates_schema_rejections_from_domain_issues() -> None:
-    schema = _body(problem_response(ApiError.bad_field("phases[0].key", "required", "required"), "v3", "r"))
+    schema = problem_body(problem_response(ApiError.bad_field("phases[0].key", "required", "required"), "v3", "r"))
     assert schema["invalid_parameters"] == [
         {"field": "phases[0].key", "rule": "required", "reason": "required", "source": "body"}
     ]
     assert "extensions" not in schema
-    domain = _body(
+    domain = problem_body(
         problem_response(
             ApiError(
                 400,
@@ -64,7 +58,7 @@ def test_v3_problem_separates_schema_rejections_from_domain_issues() -> None:
 
 
 def test_a_forbidden_transition_has_no_validation_code() -> None:
-    body = _body(problem_response(ApiError(403, "transition continue in state inactive not allowed"), "v1", "r"))
+    body = problem_body(problem_response(ApiError(403, "transition continue in state inactive not allowed"), "v1", "r"))
     assert "extensions" not in body
     assert parse_problem(403, body).codes == ()
 
@@ -111,3 +105,17 @@ def test_a_body_that_is_not_json_is_a_400() -> None:
         json_body(request)
     assert caught.value.status == 400
     assert json_body(httpx.Request("POST", "http://x/api"), required=False) is None
+
+
+def test_opt_settlement_reads_a_settlement_mode_or_names_the_field() -> None:
+    from contract.model.domain import SettlementMode
+
+    f = Fields({"settlementMode": "credit_only", "bad": "credit"}, "plan")
+    assert f.opt_settlement("settlementMode") is SettlementMode.CREDIT_ONLY
+    assert f.opt_settlement("missing") is None
+    with pytest.raises(ApiError) as caught:
+        f.opt_settlement("bad")
+    assert caught.value.status == 400
+    assert [(p.field, p.rule, p.reason) for p in caught.value.params] == [
+        ("plan.bad", "enum", "must be credit_then_invoice or credit_only")
+    ]

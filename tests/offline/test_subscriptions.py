@@ -12,6 +12,7 @@ from contract.offline import subscriptions as subs
 from contract.offline.catalog import Feature, Meter, Plan, PlanPhase, PlanRateCard
 from contract.offline.ids import IdFactory
 from contract.offline.problems import ApiError
+from contract.offline.subscription_render import render_v1, render_v3
 from contract.scenario.mapping import to_engine_subscription
 
 from .helpers import START
@@ -217,7 +218,7 @@ def test_the_engine_input_is_what_the_runner_reads_back_from_the_v1_json() -> No
         feature_by_key={"api_calls": FEATURE}.get,
     )
     sub = subs.cancel(sub, "next_billing_cycle", ids=ids, now=at)
-    json_view = subs.render_v1(sub, at, _features)
+    json_view = render_v1(sub, at, _features)
     assert to_engine_subscription(SubscriptionView.from_v1(json_view)) == subs.engine_subscription(sub)
 
 
@@ -226,7 +227,7 @@ def test_v1_items_show_the_version_running_now_and_timelines_show_all() -> None:
     sub = _subscribe(_plan(PlanPhase("default", "Default", None, (API,))), ids)
     at = START + timedelta(days=5)
     sub = subs.edit(sub, [_add_item("0.2")], at, ids=ids, now=at, feature_by_key={"api_calls": FEATURE}.get)
-    body = subs.render_v1(sub, at + timedelta(seconds=1), _features)
+    body = render_v1(sub, at + timedelta(seconds=1), _features)
     phase = body["phases"][0]
     assert [i["price"]["amount"] for i in phase["items"]] == ["0.2"]
     assert [v["price"]["amount"] for v in phase["itemTimelines"]["api_calls"]] == ["0.1", "0.2"]
@@ -247,7 +248,7 @@ def test_the_aligned_period_of_an_ended_subscription_is_its_last_one() -> None:
 
 def test_v3_shows_every_item_version_with_its_rate_card() -> None:
     sub = _subscribe(_plan(PlanPhase("default", "Default", None, (API, FEE))))
-    body = subs.render_v3(sub, START, _features)
+    body = render_v3(sub, START, _features)
     items = body["phases"][0]["items"]
     assert [i["rate_card"]["key"] for i in items] == ["api_calls", "fee"]
     assert items[0]["rate_card"]["feature"] == {"id": FEATURE.id}

@@ -1,0 +1,104 @@
+"""Routes of invoices (v1): list, get, and invoice a customer's pending lines now.
+
+Listing and getting are reads the billing worker counts (:meth:`~contract.offline.sync.
+BillingWorker.note_read`); invoicing first handles every pending subscription event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from contract.model.engine import Engine
+from contract.offline.billing import invoice_v1
+from contract.offline.catalog import invoice_workflow_v1
+from contract.offline.paging import bool_param, v1_paging
+from contract.offline.problems import ApiError, Fields, Issue, json_body
+from contract.offline.routing import V1, Reply, Router
+from contract.offline.state import OfflineState
+
+__all__ = ["ROUTER"]
+
+ROUTER = Router("invoices")
+
+
+def _render(
+    s: OfflineState, invoice_id: str, customer_id: str, *, with_lines: bool, include_deleted_lines: bool = False
+) -> dict[str, Any]:
+    cust = s.worker.state.customer(customer_id)
+    return invoice_v1(
+        cust.invoices[invoice_id],
+        cust,
+        s.store.customers.get(customer_id),
+        s.worker.ledger,
+        s.now(),
+        with_lines=with_lines,
+        include_deleted_lines=include_deleted_lines,
+        feature_of=s.store.feature_of_item,
+        usage=s.usage,
+        tax_code_id=s.tax_code_id,
+        workflow=invoice_workflow_v1(s.store.effective_profile(customer_id), s.started_at),
+    )
+
+
+@ROUTER.get(f"{V1}/billing/invoices")
+def list_invoices(s: OfflineState, request: httpx.Request) -> Reply:
+    s.worker.note_read()
+    params = request.url.params
+    customers = set(params.get_list("customers"))
+    statuses = set(params.get_list("statuses"))
+    with_lines = "lines" in params.get_list("expand")
+    include_deleted = bool_param(params.get("includeDeleted"), "includeDeleted")
+    found: list[tuple[datetime, str, str]] = []
+    for customer_id, cust in s.worker.state.customers.items():
+        if customers and customer_id not in customers:
+            continue
+        for invoice in cust.invoices.values():
+            if invoice.deleted and not include_deleted:
+                continue
+            if statuses and invoice.status not in statuses:
+                continue
+            found.append((s.worker.ledger.stamp(invoice.id, s.now()).created, invoice.id, customer_id))
+    found.sort()
+    page, size = v1_paging(params.get("page"), params.get("pageSize"))
+    chosen = found[(page - 1) * size : page * size]
+    items = [_render(s, iid, cid, with_lines=with_lines) for _, iid, cid in chosen]
+    return 200, {"items": items, "page": page, "pageSize": size, "totalCount": len(found)}
+
+
+@ROUTER.get(f"{V1}/billing/invoices/{{iid}}")
+def get_invoice(s: OfflineState, request: httpx.Request, iid: str) -> Reply:
+    s.worker.note_read()
+    params = request.url.params
+    for customer_id, cust in s.worker.state.customers.items():
+        if iid in cust.invoices:
+            return 200, _render(
+                s,
+                iid,
+                customer_id,
+                with_lines="lines" in params.get_list("expand"),
+                include_deleted_lines=bool_param(params.get("includeDeletedLines"), "includeDeletedLines"),
+            )
+    raise ApiError.not_found("invoice", iid)
+
+
+@ROUTER.post(f"{V1}/billing/invoices/invoice")
+def invoice_pending(s: OfflineState, request: httpx.Request) -> Reply:
+    f = Fields(json_body(request), allowed=("customerId", "asOf", "filters", "progressiveBillingOverride"))
+    customer = s.store.customer(f.req_str("customerId"))
+    if f.has("filters"):
+        raise ApiError(400, "filters are not supported by the offline OpenMeter: invoice all due lines")
+    s.worker.flush()
+    now = s.now()
+    as_of = f.opt_time("asOf") or now
+    override = f.opt_bool("progressiveBillingOverride")
+    config = s.worker.config_for(customer.id)
+    progressive = override if override is not None else config.progressive_billing
+    result = Engine(config, s.settings.behaviour).invoice(s.worker.state, customer.id, now, as_of, progressive)
+    if not result.invoice_ids:
+        message = "the new invoice would have no lines"
+        raise ApiError(400, message, issues=(Issue("invoice_create_no_lines", message),))
+    s.worker.commit(result.state, now)
+    return 201, [_render(s, iid, customer.id, with_lines=True) for iid in result.invoice_ids]
