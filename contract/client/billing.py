@@ -43,15 +43,15 @@ class BillingCalls(ClientCore):
             "currency": currency,
             "amount": p.format_numeric(amount),
         }
-        path = f"{V3}/customers/{customer_id}/credits/grants"
-        reply = self._post(path, body)
-        return self._parsed("credit grant", "POST", path, lambda: CreditGrant.from_v3(reply))
+        return self._post_parsed(
+            "credit grant", f"{V3}/customers/{customer_id}/credits/grants", CreditGrant.from_v3, body
+        )
 
     def credit_balance(self, customer_id: str) -> CreditBalances:
         """Balances per currency: HEAD ``{live, settled, pending}``, #4412 window ``{available, pending}``."""
-        path = f"{V3}/customers/{customer_id}/credits/balance"
-        body = self._get(path)
-        return self._parsed("credit balance", "GET", path, lambda: CreditBalances.from_v3(body))
+        return self._get_parsed(
+            "credit balance", f"{V3}/customers/{customer_id}/credits/balance", CreditBalances.from_v3
+        )
 
     # -- usage ---------------------------------------------------------------------------------
 

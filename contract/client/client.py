@@ -77,9 +77,7 @@ class OpenMeterClient(SubscriptionCalls, BillingCalls):
         body: dict[str, Any] = {"key": key, "name": name, "aggregation": aggregation.lower(), "event_type": event_type}
         if value_property is not None and aggregation.lower() != "count":
             body["value_property"] = value_property
-        path = f"{V3}/meters"
-        reply = self._post(path, body)
-        return self._parsed("meter", "POST", path, lambda: Meter.from_v3(reply))
+        return self._post_parsed("meter", f"{V3}/meters", Meter.from_v3, body)
 
     def query_meter(
         self, meter_id: str, *, from_time: datetime | None = None, to_time: datetime | None = None
@@ -122,9 +120,7 @@ class OpenMeterClient(SubscriptionCalls, BillingCalls):
             body["currency"] = currency
         if subject_keys:
             body["usage_attribution"] = {"subject_keys": list(subject_keys)}
-        path = f"{V3}/customers"
-        reply = self._post(path, body)
-        return self._parsed("customer", "POST", path, lambda: Customer.from_v3(reply))
+        return self._post_parsed("customer", f"{V3}/customers", Customer.from_v3, body)
 
     def list_profiles(self) -> list[BillingProfile]:
         path = f"{V3}/profiles"
@@ -165,9 +161,7 @@ class OpenMeterClient(SubscriptionCalls, BillingCalls):
         for role, ref in (raw.get("apps") or {}).items():
             apps[role] = {"id": ref["id"]} if isinstance(ref, Mapping) and "id" in ref else ref
         body = {"name": name, "supplier": supplier, "workflow": workflow, "apps": apps, "default": False}
-        path = f"{V3}/profiles"
-        reply = self._post(path, body)
-        return self._parsed("profile", "POST", path, lambda: BillingProfile.from_v3(reply))
+        return self._post_parsed("profile", f"{V3}/profiles", BillingProfile.from_v3, body)
 
     def set_customer_profile(self, customer_id: str, profile_id: str) -> None:
         """Pin the customer to a billing profile (v3 ``PUT /customers/{id}/billing``)."""

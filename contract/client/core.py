@@ -83,6 +83,19 @@ def _rows(body: Any, key: str) -> list[Any]:
     return p.items(p.obj(body), key)
 
 
+def _v3_total(body: Any) -> int | None:
+    meta = body.get("meta") if isinstance(body, Mapping) else None
+    if isinstance(meta, Mapping) and isinstance(meta.get("page"), Mapping):
+        raw_total = meta["page"].get("total")
+        return int(raw_total) if isinstance(raw_total, int | float) else None
+    return None
+
+
+def _v1_total(body: Any) -> int | None:
+    total = body.get("totalCount") if isinstance(body, Mapping) else None
+    return total if isinstance(total, int) else None
+
+
 class ClientCore:
     """Configuration, the transport chain and :meth:`request`; see :class:`OpenMeterClient`."""
 
@@ -302,6 +315,16 @@ class ClientCore:
                 self.mask(f"{method} {path}: unexpected {what} response: {err}"), method=method, path=path
             ) from None
 
+    def _get_parsed(self, what: str, path: str, parse: Callable[[Any], T], params: Any = None) -> T:
+        """GET ``path`` and parse the body, or :class:`OpenMeterResponseError` naming ``what``."""
+        body = self._get(path, params)
+        return self._parsed(what, "GET", path, lambda: parse(body))
+
+    def _post_parsed(self, what: str, path: str, parse: Callable[[Any], T], body: Any = _NO_BODY) -> T:
+        """POST ``body`` to ``path`` and parse the answer, or :class:`OpenMeterResponseError` naming ``what``."""
+        reply = self._post(path, body)
+        return self._parsed(what, "POST", path, lambda: parse(reply))
+
     def _get(self, path: str, params: Any = None) -> Any:
         return self.request("GET", path, params=params).body
 
@@ -311,42 +334,38 @@ class ClientCore:
     # -- pagination --------------------------------------------------------------------------
 
     def _v3_pages(self, path: str, params: Sequence[tuple[str, str | int]], size: int = 100) -> list[Any]:
-        out: list[Any] = []
-        page = 1
-        while True:
-            query: list[tuple[str, str | int]] = [("page[size]", size), *params]
-            if page > 1:
-                query.append(("page[number]", page))
-            body = self._get(path, query)
-            data = self._parsed("list", "GET", path, functools.partial(_rows, body, "data"))
-            out.extend(data)
-            meta = body.get("meta") if isinstance(body, Mapping) else None
-            total = None
-            if isinstance(meta, Mapping) and isinstance(meta.get("page"), Mapping):
-                raw_total = meta["page"].get("total")
-                total = int(raw_total) if isinstance(raw_total, int | float) else None
-            if not data or (total is not None and len(out) >= total) or (total is None and len(data) < size):
-                return out
-            page += 1
-            if page > self.max_pages:
-                raise self._too_many_pages(path, size)
+        """Every ``data`` row over v3's ``page[size]``/``page[number]`` pages (``meta.page.total``)."""
+
+        def query(page: int) -> list[tuple[str, str | int]]:
+            return [("page[size]", size), *params, *([("page[number]", page)] if page > 1 else [])]
+
+        return self._pages(path, size, query, "data", _v3_total)
 
     def _v1_pages(self, path: str, params: Sequence[tuple[str, str | int]], size: int = 100) -> list[Any]:
+        """Every ``items`` row over v1's ``pageSize``/``page`` pages (``totalCount``)."""
+
+        def query(page: int) -> list[tuple[str, str | int]]:
+            return [*params, ("pageSize", size), *([("page", page)] if page > 1 else [])]
+
+        return self._pages(path, size, query, "items", _v1_total)
+
+    def _pages(
+        self,
+        path: str,
+        size: int,
+        query: Callable[[int], list[tuple[str, str | int]]],
+        key: str,
+        total_of: Callable[[Any], int | None],
+    ) -> list[Any]:
+        """Walk the pages until the total (when the server says it) or a short page; at most ``max_pages``."""
         out: list[Any] = []
         page = 1
         while True:
-            query: list[tuple[str, str | int]] = [*params, ("pageSize", size)]
-            if page > 1:
-                query.append(("page", page))
-            body = self._get(path, query)
-            rows = self._parsed("list", "GET", path, functools.partial(_rows, body, "items"))
+            body = self._get(path, query(page))
+            rows = self._parsed("list", "GET", path, functools.partial(_rows, body, key))
             out.extend(rows)
-            total = body.get("totalCount") if isinstance(body, Mapping) else None
-            if (
-                not rows
-                or (isinstance(total, int) and len(out) >= total)
-                or (not isinstance(total, int) and len(rows) < size)
-            ):
+            total = total_of(body)
+            if not rows or (total is not None and len(out) >= total) or (total is None and len(rows) < size):
                 return out
             page += 1
             if page > self.max_pages:

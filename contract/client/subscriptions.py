@@ -8,7 +8,7 @@ capability (:class:`~contract.client.core.Capabilities`) and says which path it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,13 @@ from contract.client.inputs import EditOp, PlanInput, Timing, edit_ops_v1, timin
 from contract.client.models import ChangeResult, Plan, SubscriptionSummary, SubscriptionView
 from contract.model.domain import SettlementMode
 from contract.model.time import format_time, require_utc
+
+
+def _change_result(body: Any, summary: Callable[[Any, str], SubscriptionSummary]) -> ChangeResult:
+    """A ``/change`` answer: the subscription that ends (``current``) and the one that starts (``next``)."""
+    return ChangeResult(
+        current=summary(p.obj(body).get("current"), "current"), next=summary(p.obj(body).get("next"), "next")
+    )
 
 
 class SubscriptionCalls(ClientCore):
@@ -151,21 +158,15 @@ class SubscriptionCalls(ClientCore):
             v1_body["billingAnchor"] = format_time(require_utc(billing_anchor, "billing_anchor"))
         if mode is not None:
             v1_body["settlementMode"] = mode.value
-        path = "/api/v1/subscriptions"
-        reply = self._post(path, v1_body)
-        return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v1(reply))
+        return self._post_parsed("subscription", "/api/v1/subscriptions", SubscriptionSummary.from_v1, v1_body)
 
     def get_subscription(self, subscription_id: str) -> SubscriptionView:
         """v1 ``GET /api/v1/subscriptions/{id}`` (both builds): phases, item timelines, µs timestamps."""
-        path = f"/api/v1/subscriptions/{subscription_id}"
-        body = self._get(path)
-        return self._parsed("subscription", "GET", path, lambda: SubscriptionView.from_v1(body))
+        return self._get_parsed("subscription", f"/api/v1/subscriptions/{subscription_id}", SubscriptionView.from_v1)
 
     def subscription_summary(self, subscription_id: str) -> SubscriptionSummary:
         """v3 ``GET /subscriptions/{id}`` (status; the #4412-window build omits ``active_from/to``)."""
-        path = f"{V3}/subscriptions/{subscription_id}"
-        body = self._get(path)
-        return self._parsed("subscription", "GET", path, lambda: SubscriptionSummary.from_v3(body))
+        return self._get_parsed("subscription", f"{V3}/subscriptions/{subscription_id}", SubscriptionSummary.from_v3)
 
     def cancel_subscription(self, subscription_id: str, timing: Timing = "immediate") -> SubscriptionSummary:
         """v3 cancel: ``immediate`` | ``next_billing_cycle`` | an aligned period boundary (datetime)."""
@@ -214,10 +215,7 @@ class SubscriptionCalls(ClientCore):
                     "change",
                     "POST",
                     path,
-                    lambda: ChangeResult(
-                        current=SubscriptionSummary.from_v3(p.obj(reply).get("current"), "current"),
-                        next=SubscriptionSummary.from_v3(p.obj(reply).get("next"), "next"),
-                    ),
+                    lambda: _change_result(reply, SubscriptionSummary.from_v3),
                 )
         self._fallback(
             f"subscription {subscription_id}: plan change through v1 /change: {reason}",
@@ -235,10 +233,7 @@ class SubscriptionCalls(ClientCore):
             "change",
             "POST",
             path,
-            lambda: ChangeResult(
-                current=SubscriptionSummary.from_v1(p.obj(reply).get("current"), "current"),
-                next=SubscriptionSummary.from_v1(p.obj(reply).get("next"), "next"),
-            ),
+            lambda: _change_result(reply, SubscriptionSummary.from_v1),
         )
 
     def continue_subscription(self, subscription_id: str) -> SubscriptionSummary:
@@ -260,15 +255,17 @@ class SubscriptionCalls(ClientCore):
             path_used="v1",
             operation="continue_subscription",
         )
-        path = f"/api/v1/subscriptions/{subscription_id}/unschedule-cancelation"
-        reply = self._post(path)
-        return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v1(reply))
+        return self._post_parsed(
+            "subscription",
+            f"/api/v1/subscriptions/{subscription_id}/unschedule-cancelation",
+            SubscriptionSummary.from_v1,
+        )
 
     def restore_subscription(self, subscription_id: str) -> SubscriptionSummary:
         """v1 ``restore``: continue a canceled subscription and drop any scheduled successor."""
-        path = f"/api/v1/subscriptions/{subscription_id}/restore"
-        reply = self._post(path)
-        return self._parsed("subscription", "POST", path, lambda: SubscriptionSummary.from_v1(reply))
+        return self._post_parsed(
+            "subscription", f"/api/v1/subscriptions/{subscription_id}/restore", SubscriptionSummary.from_v1
+        )
 
 
 __all__ = ["SubscriptionCalls"]
