@@ -28,16 +28,24 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from contract.findings import Finding, FindingKind
 from contract.limits import MAX_OPENAPI_BYTES, decode_utf8, read_input
 
-if TYPE_CHECKING:
-    from contract.client.client import OpenMeterClient
-
 _MAX_FINDINGS_PER_RESPONSE = 20
+
+
+class DocumentSource(Protocol):
+    """A server that serves its OpenAPI documents (an :class:`~contract.client.OpenMeterClient`)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def openapi_document(self, api: Literal["v1", "v3"]) -> dict[str, Any] | None: ...
+
+
 _V3_PREFIX = "/api/v3"
 
 
@@ -208,7 +216,7 @@ class ResponseValidator:
     @classmethod
     def from_server(
         cls,
-        client: OpenMeterClient,
+        client: DocumentSource,
         *,
         v1_fallback: str | Path | None = None,
         v3_fallback: str | Path | None = None,
@@ -342,4 +350,4 @@ class ResponseValidator:
         return {api: (doc.source if doc else None) for api, doc in self._docs.items()}
 
 
-__all__ = ["ResponseValidator"]
+__all__ = ["DocumentSource", "ResponseValidator"]

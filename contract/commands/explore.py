@@ -117,7 +117,12 @@ def _live_runner(session: Session) -> Callable[[int], RunScenario]:
         if worker == 0:
             env = replace(base, logs=logs, sync_states=states, progress=None)  # type: ignore[arg-type]
         else:
-            client = OpenMeterClient(base.client.base_url, api_key=base.client.api_key, validator=base.client.validator)
+            client = OpenMeterClient(
+                base.client.base_url,
+                api_key=base.client.api_key,
+                validator=base.client.validator,
+                names=base.client.names,
+            )
             session.closers.callback(client.close)
             env = replace(base, client=client, logs=logs, sync_states=states, progress=None)  # type: ignore[arg-type]
         runner = Runner(env)

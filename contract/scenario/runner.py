@@ -396,11 +396,14 @@ class Runner:
 
     def _run_marked_step(self, run: _Run, step: Step, log_mark: Any) -> StepResult:
         run.step_findings, run.step_log_text, run.step_notes = [], "", []
-        schema_seen = len(self.client.findings)
         t0 = self.env.clock.monotonic()
         synced_before = self._synced_at(run)
         before = {sid: snap for sid, snap in run.last_observed.items()}
-        with self._step_exchanges() as exchanges, self.client.step(f"{step.index}:{step.kind}"):
+        with (
+            self._step_exchanges() as exchanges,
+            self.client.step(f"{step.index}:{step.kind}"),
+            self.client.collect_findings() as schema_found,
+        ):
             try:
                 summary, expect_sync = self._act(run, step)
             except OpenMeterProblem as err:
@@ -449,7 +452,7 @@ class Runner:
         if synced_after is not None or synced_before is not None:
             sync_ran = synced_after is not None and synced_after != synced_before
         findings = [*run.step_findings, *findings]
-        for schema in self.client.findings[schema_seen:]:
+        for schema in schema_found:
             if self.env.schema_findings == "strict":
                 findings.append(schema)
             else:

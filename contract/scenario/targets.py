@@ -174,7 +174,7 @@ def open_live(
     closers.callback(handle.close)
     key = ApiKey.from_env()
     recorder = Recorder(record, secrets=[key] if key else []) if record is not None else None
-    client = OpenMeterClient(handle.base_url, api_key=key, recorder=recorder)
+    client = OpenMeterClient(handle.base_url, api_key=key, recorder=recorder, names=handle.client_names)
     closers.callback(client.close)
     if schema_findings != "off":
         from contract.client import ResponseValidator

@@ -63,6 +63,8 @@ __all__ = [
 ]
 
 PROBE_TIMEOUT_S = 3.0
+#: How the user gives the OpenMeter client's parameters here; the client's errors use these names.
+CLIENT_NAMES: Mapping[str, str] = MappingProxyType({"base_url": "--openmeter-url"})
 FORCE_SYNC_TIMEOUT_S = 120.0
 TEARDOWN_TIMEOUT_S = 120.0
 COMPOSE_CALL_TIMEOUT_S = 30.0
@@ -204,6 +206,11 @@ class OpenMeterHandle:
     def __repr__(self) -> str:
         where = f", project={self.project!r}" if self.project else ""
         return f"OpenMeterHandle({self.mode}, {self.base_url!r}, version={self.version.get('version')!r}{where})"
+
+    @property
+    def client_names(self) -> Mapping[str, str]:
+        """The names a client of this OpenMeter gives its parameters in errors (:data:`CLIENT_NAMES`)."""
+        return CLIENT_NAMES
 
     @property
     def can_force_sync(self) -> bool:

@@ -898,7 +898,7 @@ def test_a_get_that_used_its_whole_deadline_is_reported_at_once_not_retried(
     assert route.call_count == 1 and sleeps == []
     assert str(info.value) == (
         f"cannot reach OpenMeter at {BASE}: GET /version got no complete answer within 2.5 s; "
-        "is OpenMeter running? pass --openmeter-url"
+        "is OpenMeter running? pass base_url"
     )
     assert info.value.exit_code == 3
 
@@ -980,7 +980,9 @@ def test_a_closed_local_port_is_reported_as_connection_refused() -> None:
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    client = OpenMeterClient(f"http://127.0.0.1:{port}", timeout=1.0, read_retries=0)
+    client = OpenMeterClient(
+        f"http://127.0.0.1:{port}", timeout=1.0, read_retries=0, names={"base_url": "--openmeter-url"}
+    )
 
     with client, pytest.raises(OpenMeterUnreachable) as info:
         client.list_charges("C1")
@@ -1008,9 +1010,15 @@ def test_unreadable_success_bodies_name_the_field(make_client: Make, router: res
 
 
 @pytest.mark.parametrize("url", ["localhost:8888", "ftp://x", ""])
-def test_bad_base_url_is_an_input_error(url: str) -> None:
-    with pytest.raises(InputError, match="--openmeter-url: not an http"):
+def test_bad_base_url_is_an_input_error_naming_the_parameter(url: str) -> None:
+    with pytest.raises(InputError, match=r"^base_url: not an http"):
         OpenMeterClient(url)
+
+
+def test_errors_use_the_callers_names_for_the_parameters() -> None:
+    # the CLI knows base_url as --openmeter-url; the client only knows what it is told
+    with pytest.raises(InputError, match=r"^--openmeter-url: not an http"):
+        OpenMeterClient("ftp://x", names={"base_url": "--openmeter-url"})
 
 
 # ----------------------------------------------------------------------- recording, masking
@@ -1095,6 +1103,8 @@ def test_api_key_string_is_wrapped_and_masked_in_findings(make_client: Make, rou
     router.get("/version").respond(200, json={"version": SECRET})
     client = make_client(api_key=SECRET, validator=EchoValidator())
 
-    client.version()
+    with client.collect_findings() as found:
+        reply = client.request("GET", "/version")
 
-    assert client.findings and all(SECRET not in f.message for f in client.findings)
+    assert found and list(reply.findings) == found
+    assert all(SECRET not in f.message for f in found)

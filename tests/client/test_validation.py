@@ -197,11 +197,11 @@ def test_client_collects_findings_with_the_step_and_still_returns(
     router.get(httpx.URL(line["url"]).path).mock(return_value=respond_like({**line, "response_body": body}))
     client = make_client(validator=validator)
 
-    with client.step("charges_after_subscribe"):
+    with client.step("charges_after_subscribe"), client.collect_findings() as found:
         charges = client.list_charges("01M8DZH5MAVCFEXV8HDFVJR4ZM")
 
     assert [c.status for c in charges] == ["exploded", "created"]
-    assert [(f.step, f.field) for f in client.findings] == [("charges_after_subscribe", "data[0].status")]
+    assert [(f.step, f.field) for f in found] == [("charges_after_subscribe", "data[0].status")]
 
 
 # Observed live (HEAD 7e57a394a): v3 plan create with an unknown field.
