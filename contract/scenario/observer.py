@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from contract.client import OpenMeterClient, OpenMeterProblem
+from contract.client import OpenMeterProblem
 from contract.client.models import Charge
 from contract.compare import Finding
 from contract.model import Snapshot
@@ -50,12 +50,10 @@ class Observation:
 
 
 class Observer:
+    """Reads OpenMeter's state and the worker log for the runner; holds nothing between steps."""
+
     def __init__(self, env: Environment) -> None:
         self.env = env
-
-    @property
-    def client(self) -> OpenMeterClient:
-        return self.env.client
 
     # ---------------------------------------------------------------- OpenMeter's state
     def predicted(self, run: RunState) -> dict[str, Snapshot]:
@@ -63,7 +61,7 @@ class Observer:
 
     def observe(self, run: RunState, predicted: dict[str, Snapshot]) -> dict[str, Snapshot]:
         charges = self.charges(run)
-        invoices = self.client.list_invoices(run.customer_id)
+        invoices = self.env.client.list_invoices(run.customer_id)
         return {sid: observe(sid, charges, invoices, run.index, predicted.get(sid)) for sid in run.subscriptions}
 
     def charges(self, run: RunState) -> list[Charge]:
@@ -74,7 +72,7 @@ class Observer:
         if self.env.server_config is not None and self.env.server_config.get("credits") is False:
             return []
         try:
-            return list(self.client.list_charges(run.customer_id))
+            return list(self.env.client.list_charges(run.customer_id))
         except OpenMeterProblem as err:
             if err.status == 501:
                 return []
