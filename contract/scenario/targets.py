@@ -22,10 +22,11 @@ from contract.client.recording import Recorder
 from contract.clock import RealClock, VirtualClock
 from contract.errors import InputError, NoOpenMeterError
 from contract.model import Behaviour
+from contract.scenario.environment import Environment, ForceSyncOutcome, PollPolicy
 from contract.scenario.model import DEFAULT_END_PRORATION, DEFAULT_PROGRESSIVE_BILLING
 from contract.scenario.replay import Recording, ReplayLogs, ReplayTransport, load_recording
 from contract.scenario.result import LogEvidence, Target, TargetKind
-from contract.scenario.runner import Environment, ForceSyncOutcome, PollPolicy
+from contract.worklog.records import LogRecord
 
 #: OpenMeter configurations, as the stack variants name them.
 SERVER_CONFIGS: dict[str, dict[str, bool]] = {
@@ -47,7 +48,7 @@ def server_config(name: str | None) -> dict[str, bool] | None:
         ) from None
 
 
-def scan_logs(records: list[Any], subscription_ids: Sequence[str]) -> list[LogEvidence]:
+def scan_logs(records: Sequence[LogRecord], subscription_ids: Sequence[str]) -> list[LogEvidence]:
     """Worker-log records -> one :class:`LogEvidence` per (signature, subscription) of the run,
     plus one ``unknown-failure`` per failing sync whose error text no signature knows.
 
