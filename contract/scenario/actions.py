@@ -247,6 +247,7 @@ def restore(actor: Actor, run: RunState, step: RestoreStep) -> Acted:
     # (sync-model §3.2), so everything sync made for it must go
     gone = run.views[successor]
     run.views[successor] = replace(gone, active_to=gone.active_from)
+    run.deleted.add(successor)
     actor.engine_sync(run, run.views[successor], as_of=actor.env.clock.now())
     run.subscription_id, run.replaced = previous, None
     actor.synced(run)

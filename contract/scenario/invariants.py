@@ -7,7 +7,9 @@ field-by-field difference:
 * ``unique-ids`` — a unique reference id names at most one live charge and one live line;
 * ``non-negative-amount`` — no live artifact, mirror line or invoiced line has a negative amount;
 * ``artifact-after-active-to`` — once a subscription has an end (``activeTo``), no live charge or
-  gathering line of it serves time after that end;
+  gathering line of it serves time after that end; a subscription that never ran (deleted before
+  its start, as a restore deletes a scheduled successor) keeps no live artifact at all, not even
+  an instant one (a one-time fee due at its start);
 * ``sync-succeeded`` — after a step that changes a subscription, the sync-state table shows a
   successful sync (only where the table is readable).
 
@@ -86,20 +88,39 @@ def _after_end(snapshot: Snapshot, active_to: datetime, step: str) -> list[Findi
     return out
 
 
+def _of_deleted(snapshot: Snapshot, step: str) -> list[Finding]:
+    return [
+        Finding(
+            FindingKind.INVARIANT,
+            f"{a.backend.value} {a.service_period} is still live, but its subscription was deleted before it ran",
+            step=step,
+            id=a.id,
+            field="artifact-after-active-to",
+            expected="deleted",
+            actual=str(a.service_period),
+        )
+        for a in snapshot.items
+    ]
+
+
 def check(
     step_label: str,
     step_kind: str,
     observed: Mapping[str, Snapshot],
     active_to: Mapping[str, datetime | None],
     sync_ran: bool | None,
+    never_ran: frozenset[str] = frozenset(),
 ) -> list[Finding]:
-    """The invariant findings of one step (see the module docstring)."""
+    """The invariant findings of one step (see the module docstring); ``never_ran`` names the
+    subscriptions deleted before they started."""
     findings: list[Finding] = []
     for sid, snapshot in observed.items():
         findings += _duplicates(snapshot, step_label)
         findings += _negative(snapshot, step_label)
         end = active_to.get(sid)
-        if end is not None:
+        if sid in never_ran:
+            findings += _of_deleted(snapshot, step_label)
+        elif end is not None:
             findings += _after_end(snapshot, end, step_label)
     if sync_ran is False and step_kind in CHANGE_STEPS:
         findings.append(

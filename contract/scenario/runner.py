@@ -252,7 +252,7 @@ class Runner:
                 notes.append(f"response does not match the OpenAPI document: {found.one_line()}")
         findings += [log_finding(ev, step.label) for ev in logs if ev.conclusive]
         active_to = {sid: view.active_to for sid, view in run.views.items()}
-        findings += invariants.check(step.label, step.kind, seen.observed, active_to, sync_ran)
+        findings += invariants.check(step.label, step.kind, seen.observed, active_to, sync_ran, frozenset(run.deleted))
         if run.not_predicted is not None:
             notes.append(f"not predicted: {run.not_predicted}; judged by the invariants only")
         explanation = None

@@ -37,6 +37,7 @@ class RunState:
     views: dict[str, SubscriptionView] = field(default_factory=dict)  # every subscription as last read
     not_predicted: str | None = None  # why the engine cannot model this run (invariants still judge it)
     replaced: str | None = None  # the subscription a plan change scheduled for later replaces (for restore)
+    deleted: set[str] = field(default_factory=set)  # subscriptions OpenMeter deleted before they ran (restore)
 
     def current(self) -> str:
         """The current subscription's id (an action that needs one is only run when there is one)."""

@@ -35,6 +35,21 @@ def test_artifacts_past_the_end_are_named() -> None:
     assert _fields(found) == ["artifact-after-active-to", "artifact-after-active-to"]  # charge and mirror line
 
 
+def test_a_subscription_deleted_before_it_ran_keeps_no_artifact_not_even_an_instant_one() -> None:
+    """A restore deletes the scheduled successor: its one-time fee due at its start (an instant
+    period, which ends exactly at the successor's activeTo = activeFrom) must go too."""
+    instant = Period(MONTH.end, MONTH.end)
+    snap = Snapshot(items=(_charge("N/default/setup_fee/v[0]", instant, mirror=False),))
+    assert check("restore", "restore", {"N": snap}, {"N": MONTH.end}, None) == []  # ends by its end
+    [found] = check("restore", "restore", {"N": snap}, {"N": MONTH.end}, None, frozenset({"N"}))
+    assert (found.field, found.id, found.expected) == (
+        "artifact-after-active-to",
+        "N/default/setup_fee/v[0]",
+        "deleted",
+    )
+    assert check("restore", "restore", {"N": Snapshot()}, {"N": MONTH.end}, None, frozenset({"N"})) == []
+
+
 def test_duplicate_ids_and_negative_amounts() -> None:
     snap = Snapshot(items=(_charge("S/a/v[0]/period[0]"), _charge("S/a/v[0]/period[0]", amount="-2", mirror=False)))
     assert _fields(check("edit", "edit", {"S": snap}, {}, None)) == ["non-negative-amount", "unique-ids"]

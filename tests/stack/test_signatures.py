@@ -38,8 +38,10 @@ def test_shipped_catalogue_names_the_known_signatures_and_their_severity() -> No
         "locked-transaction-rollback",
         "active-realization-run",
         "charge-item-reference-race",
+        "shrink-to-instant-refused",
     }
     assert catalogue["active-realization-run"].severity == "conclusive"  # HEAD's DLQ finding
+    assert catalogue["shrink-to-instant-refused"].severity == "conclusive"  # HEAD's restore DLQ finding
     assert catalogue["charge-item-reference-race"].severity == "transient"  # healed by a retry on HEAD
     dup = catalogue["duplicate-unique-id"]
     assert (dup.severity, dup.upstream) == ("conclusive", "openmeterio/openmeter#4412")
@@ -273,3 +275,13 @@ def test_scan_with_a_custom_catalogue(tmp_path: Path) -> None:
     assert scan([record]) == []  # not in the shipped catalogue
     [match] = scan([record], catalogue=catalogue)
     assert (match.signature.id, match.signature.upstream, match.conclusive) == ("ledger", "acme/ledger#7", True)
+
+
+def test_a_restore_whose_one_time_fee_cannot_shrink_is_named_and_conclusive() -> None:
+    """Two lines of HEAD 7e57a394a's worker log (fixtures/findings/restore-one-time-fee-sync-fails):
+    the first attempt's error and the DLQ line of the restored subscription."""
+    records = parse_text((DATA / "head-restore-shrink-to-instant.log").read_text(encoding="utf-8"))
+    named = {m.signature.id: m for m in scan(records)}
+    assert set(named) >= {"shrink-to-instant-refused", "message-dlq"}
+    shrink = named["shrink-to-instant-refused"]
+    assert (shrink.subscription_id, shrink.conclusive) == ("01M8Y07WF3SVPH3VD3A6KQ4869", True)
