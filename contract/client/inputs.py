@@ -159,13 +159,10 @@ class RateCardInput:
         price = PriceInput("free") if self.price is None else self.price
         return rate_card_body(
             api,
-            key=self.key,
-            name=self.name,
+            self,
             price=None if api == "v1" and self.price is None else price.body(api, self.payment_term),
             usage=self.is_usage,
-            billing_cadence=self.billing_cadence,
             payment_term=self.payment_term.value,
-            feature_id=self.feature_id or None,
             feature_key=self.feature_key or (self.key if self.feature_id else None),
         )
 
@@ -187,8 +184,7 @@ class PhaseInput:
         object.__setattr__(self, "rate_cards", tuple(self.rate_cards))
 
     def body(self, api: Api) -> dict[str, Any]:
-        cards = [rc.body(api) for rc in self.rate_cards]
-        return phase_body(api, key=self.key, name=self.name, duration=self.duration, rate_cards=cards)
+        return phase_body(api, self, [rc.body(api) for rc in self.rate_cards])
 
     def v3(self) -> dict[str, Any]:
         return self.body("v3")
@@ -217,16 +213,10 @@ class PlanInput:
             raise ValueError(f"plan {self.key}: at least one phase is required")
 
     def body(self, api: Api, *, with_settlement_mode: bool = True) -> dict[str, Any]:
-        values = {
-            "key": self.key,
-            "name": self.name,
-            "currency": self.currency,
-            "billing_cadence": self.billing_cadence,
-            "pro_rating_enabled": self.pro_rating,
-            "settlement_mode": self.settlement_mode if with_settlement_mode else None,
-            "phases": [ph.body(api) for ph in self.phases],
-        }
-        return plan_body(api, values)
+        phases = [ph.body(api) for ph in self.phases]
+        if with_settlement_mode:
+            return plan_body(api, self, phases)
+        return plan_body(api, self, phases, settlement_mode=None)
 
     def v3(self, *, with_settlement_mode: bool = True) -> dict[str, Any]:
         return self.body("v3", with_settlement_mode=with_settlement_mode)

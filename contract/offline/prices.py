@@ -14,23 +14,32 @@ what the offline OpenMeter checks when it reads a request (OpenMeter's validatio
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from contract.model.domain import PaymentTerm, Price, PriceType, Tier
 from contract.offline.problems import Api, ApiError, Fields
 from contract.wire.prices import PRICE, TIER, TIERED_MODES, domain_price_body
 from contract.wire.read import format_numeric as numeric
 
-__all__ = ["numeric", "parse_payment_term", "parse_price", "price_v1", "price_v3"]
+E = TypeVar("E", bound=Enum)
+
+__all__ = ["numeric", "parse_choice", "parse_payment_term", "parse_price", "price_v1", "price_v3"]
+
+
+def parse_choice(value: str | None, field: str, choices: type[E], default: E, reason: str) -> E:
+    """One of an enum's values (``default`` when absent); otherwise a 400 with ``reason``."""
+    if value is None:
+        return default
+    try:
+        return choices(value)
+    except ValueError:
+        raise ApiError.bad_field(field, reason, "enum") from None
 
 
 def parse_payment_term(value: str | None, field: str) -> PaymentTerm:
-    if value is None:
-        return PaymentTerm.IN_ARREARS
-    try:
-        return PaymentTerm(value)
-    except ValueError:
-        raise ApiError.bad_field(field, f"unknown payment term {value!r} (in_advance, in_arrears)", "enum") from None
+    reason = f"unknown payment term {value!r} (in_advance, in_arrears)"
+    return parse_choice(value, field, PaymentTerm, PaymentTerm.IN_ARREARS, reason)
 
 
 def _price(

@@ -12,7 +12,20 @@ from decimal import Decimal
 from typing import Any
 
 from contract.wire import read as r
-from contract.wire.shape import Field, Shape
+from contract.wire.shape import (
+    BOOL,
+    DECIMAL,
+    NAME,
+    PERIOD,
+    REQ_PERIOD,
+    REQ_STR,
+    REQ_TIME,
+    SETTLEMENT,
+    STR,
+    TIME,
+    Field,
+    Shape,
+)
 
 __all__ = ["CHARGE", "CHARGE_SUBSCRIPTION", "INVOICE", "INVOICE_LINE", "LINE_SUBSCRIPTION", "money"]
 
@@ -25,70 +38,35 @@ def money(data: Mapping[str, Any], key: str, path: str = "") -> Decimal | None:
     return r.opt_decimal(data, key, path)
 
 
-_STAMPS = (Field("created_at", r.opt_time), Field("updated_at", r.opt_time), Field("deleted_at", r.opt_time))
+_STAMPS = Shape.of(created_at=TIME, updated_at=TIME, deleted_at=TIME)
 
-INVOICE_LINE = Shape(
-    (
-        Field("id", r.req_str),
-        Field("name", default=""),
-        Field("managed_by"),
-        Field("status"),
-        Field("period", r.req_period),
-        Field("invoice_at", r.opt_time),
-        Field("invoice_id", v1="invoice.id"),
-        Field("quantity", r.opt_decimal),
-        Field("total", r.opt_decimal, v1="totals.total"),
-        *_STAMPS,
-    )
+INVOICE_LINE = (
+    Shape.of(id=REQ_STR, name=NAME, managed_by=STR, status=STR, period=REQ_PERIOD, invoice_at=TIME)
+    + Shape.of(invoice_id=STR.at(v1="invoice.id"), quantity=DECIMAL, total=DECIMAL.at(v1="totals.total"))
+    + _STAMPS
 )
 
-LINE_SUBSCRIPTION = Shape(
-    (
-        Field("subscription_id", v1="subscription.id"),
-        Field("phase_id", v1="phase.id"),
-        Field("item_id", v1="item.id"),
-        Field("billing_period", r.opt_period),
-    )
+LINE_SUBSCRIPTION = Shape.of(
+    subscription_id=STR.at(v1="subscription.id"),
+    phase_id=STR.at(v1="phase.id"),
+    item_id=STR.at(v1="item.id"),
+    billing_period=PERIOD,
 )
 
-INVOICE = Shape(
-    (
-        Field("id", r.req_str),
-        Field("status", r.req_str),
-        Field("extended_status", v1="statusDetails.extendedStatus"),
-        Field("immutable", r.opt_bool, v1="statusDetails.immutable"),
-        Field("currency", r.req_str),
-        Field("period", r.opt_period),
-        Field("type"),
-        Field("number"),
-        *_STAMPS,
-    )
+_DETAILS = "statusDetails"
+INVOICE = (
+    Shape.of(id=REQ_STR, status=REQ_STR, currency=REQ_STR, period=PERIOD, type=STR, number=STR)
+    + Shape.of(extended_status=STR.at(v1=f"{_DETAILS}.extendedStatus"), immutable=BOOL.at(v1=f"{_DETAILS}.immutable"))
+    + _STAMPS
 )
 
-CHARGE = Shape(
-    (
-        Field("id", r.req_str),
-        Field("type", r.req_str),
-        Field("status", r.req_str),
-        Field("name", default=""),
-        Field("unique_reference_id"),
-        Field("service_period", r.req_period),
-        Field("full_service_period", r.opt_period),
-        Field("billing_period", r.opt_period),
-        Field("invoice_at", r.req_time),
-        Field("settlement_mode", r.opt_settlement),
-        Field("currency", r.req_str),
-        Field("feature_key"),
-        Field("feature_id"),
-        Field("amount_after_proration", money),
-        Field("payment_term"),
-        Field("lifecycle_controller"),
-        Field("managed_by"),
-        Field("advance_after", r.opt_time),
-        *_STAMPS,
-    )
+CHARGE = (
+    Shape.of(id=REQ_STR, type=REQ_STR, status=REQ_STR, name=NAME, unique_reference_id=STR, currency=REQ_STR)
+    + Shape.of(service_period=REQ_PERIOD, full_service_period=PERIOD, billing_period=PERIOD, invoice_at=REQ_TIME)
+    + Shape.of(settlement_mode=SETTLEMENT, feature_key=STR, feature_id=STR, payment_term=STR)
+    + Shape.of(amount_after_proration=Field("", money), advance_after=TIME)
+    + Shape.of(lifecycle_controller=STR, managed_by=STR)
+    + _STAMPS
 )
 
-CHARGE_SUBSCRIPTION = Shape(
-    (Field("id", r.req_str), Field("phase_id", v3="phase.id"), Field("item_id", v3="phase.item.id"))
-)
+CHARGE_SUBSCRIPTION = Shape.of(id=REQ_STR, phase_id=STR.at(v3="phase.id"), item_id=STR.at(v3="phase.item.id"))

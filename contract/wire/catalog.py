@@ -10,10 +10,24 @@ feature by key and says its ``type``; v3 names it by id and keeps the payment te
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from contract.wire import read as r
-from contract.wire.shape import Api, Field, Shape, raw
+from contract.model.domain import SettlementMode
+from contract.wire.shape import (
+    BOOL,
+    DECIMAL,
+    INT,
+    LIST,
+    NAME,
+    RAW,
+    REQ_DECIMAL,
+    REQ_STR,
+    SETTLEMENT,
+    STR,
+    TIME,
+    Api,
+    Shape,
+)
 
 __all__ = [
     "BALANCE",
@@ -27,149 +41,134 @@ __all__ = [
     "PRO_RATING_MODE",
     "RATE_CARD",
     "SERVER_VERSION",
+    "PhaseLike",
+    "PlanLike",
+    "RateCardLike",
     "phase_body",
     "plan_body",
     "rate_card_body",
 ]
 
-SERVER_VERSION = Shape((Field("version", r.req_str), Field("os"), Field("arch")))
+SERVER_VERSION = Shape.of(version=REQ_STR, os=STR, arch=STR)
 
-METER = Shape(
-    (
-        Field("id", r.req_str),
-        Field("key", r.req_str),
-        Field("name", default=""),
-        Field("event_type", r.req_str),
-        Field("aggregation", r.req_str),
-        Field("value_property"),
-        Field("created_at", r.opt_time),
-    )
+METER = Shape.of(id=REQ_STR, key=REQ_STR, name=NAME) + Shape.of(
+    event_type=REQ_STR, aggregation=REQ_STR, value_property=STR, created_at=TIME
 )
 
-FEATURE = Shape(
-    (Field("id", r.req_str), Field("key", r.req_str), Field("name", default=""), Field("meter_id", v3="meter.id"))
+FEATURE = Shape.of(id=REQ_STR, key=REQ_STR, name=NAME, meter_id=STR.at(v3="meter.id"))
+
+CUSTOMER = Shape.of(id=REQ_STR, key=REQ_STR, name=NAME, currency=STR) + Shape.of(
+    subject_keys=LIST.at(v3="usage_attribution.subject_keys")
 )
 
-CUSTOMER = Shape(
-    (
-        Field("id", r.req_str),
-        Field("key", r.req_str),
-        Field("name", default=""),
-        Field("currency"),
-        Field("subject_keys", r.items, v3="usage_attribution.subject_keys"),
-    )
+_INVOICING = "workflow.invoicing"
+PROFILE = Shape.of(id=REQ_STR, name=NAME, is_default=BOOL.at(v3="default").or_(False)) + Shape.of(
+    auto_advance=BOOL.at(v3=f"{_INVOICING}.auto_advance"),
+    progressive_billing=BOOL.at(v3=f"{_INVOICING}.progressive_billing"),
+    end_proration=STR.at(v3=f"{_INVOICING}.subscription_end_proration_mode"),
+    collection_interval=STR.at(v3="workflow.collection.interval"),
 )
 
-PROFILE = Shape(
-    (
-        Field("id", r.req_str),
-        Field("name", default=""),
-        Field("is_default", r.opt_bool, v3="default", default=False),
-        Field("auto_advance", r.opt_bool, v3="workflow.invoicing.auto_advance"),
-        Field("progressive_billing", r.opt_bool, v3="workflow.invoicing.progressive_billing"),
-        Field("end_proration", v3="workflow.invoicing.subscription_end_proration_mode"),
-        Field("collection_interval", v3="workflow.collection.interval"),
-    )
+GRANT = Shape.of(amount=REQ_DECIMAL, id=REQ_STR, name=NAME, currency=REQ_STR) + Shape.of(
+    funding_method=STR, status=STR, priority=INT, effective_at=TIME
 )
 
-GRANT = Shape(
-    (
-        Field("amount", r.req_decimal),
-        Field("id", r.req_str),
-        Field("name", default=""),
-        Field("currency", r.req_str),
-        Field("funding_method"),
-        Field("status"),
-        Field("priority", r.opt_int),
-        Field("effective_at", r.opt_time),
-    )
-)
-
-BALANCE = Shape(
-    (
-        Field("currency", r.req_str),
-        Field("live", r.opt_decimal),
-        Field("settled", r.opt_decimal),
-        Field("pending", r.opt_decimal),
-        Field("available", r.opt_decimal),
-    )
-)
+BALANCE = Shape.of(currency=REQ_STR, live=DECIMAL, settled=DECIMAL, pending=DECIMAL, available=DECIMAL)
 
 # ------------------------------------------------------------------------------------------ plans
 
 #: v1's ``proRatingConfig.mode``; the only mode OpenMeter has.
 PRO_RATING_MODE = "prorate_prices"
 
-RATE_CARD = Shape(
-    (
-        Field("type", v3=None),  # v1: usage_based | flat_fee
-        Field("key", r.req_str),
-        Field("name", default=""),
-        Field("feature_id", v3="feature.id", v1=None),
-        Field("feature_key"),
-        Field("billing_cadence", null_in_v1=True),
-        Field("payment_term", v1=None),  # v1 keeps it in the price
-        Field("price", raw, null_in_v1=True),
-    )
+RATE_CARD = Shape.of(
+    type=STR.at(v3=None),  # v1: usage_based | flat_fee
+    key=REQ_STR,
+    name=NAME,
+    feature_id=STR.at(v3="feature.id", v1=None),
+    feature_key=STR,
+    billing_cadence=STR.null_in_v1_too(),
+    payment_term=STR.at(v1=None),  # v1 keeps it in the price
+    price=RAW.null_in_v1_too(),
 )
 
-PHASE = Shape(
-    (
-        Field("key", r.req_str),
-        Field("name", default=""),
-        Field("duration", null_in_v1=True),
-        Field("rate_cards", r.items),
+PHASE = Shape.of(key=REQ_STR, name=NAME, duration=STR.null_in_v1_too(), rate_cards=LIST)
+
+_PRO_RATING = "proRatingConfig"
+PLAN = (
+    Shape.of(key=REQ_STR, name=NAME, currency=STR, billing_cadence=STR, settlement_mode=SETTLEMENT)
+    + Shape.of(
+        pro_rating_enabled=BOOL.at(v1=f"{_PRO_RATING}.enabled"),
+        pro_rating_mode=STR.at(v3=None, v1=f"{_PRO_RATING}.mode"),
     )
+    + Shape.of(phases=LIST, id=REQ_STR, version=INT.or_(0), status=NAME)
+    + Shape.of(created_at=TIME, updated_at=TIME, effective_from=TIME)
 )
 
-PLAN = Shape(
-    (
-        Field("key", r.req_str),
-        Field("name", default=""),
-        Field("currency"),
-        Field("billing_cadence"),
-        Field("pro_rating_enabled", r.opt_bool, v1="proRatingConfig.enabled"),
-        Field("pro_rating_mode", v3=None, v1="proRatingConfig.mode"),
-        Field("settlement_mode", r.opt_settlement),
-        Field("phases", r.items),
-        Field("id", r.req_str),
-        Field("version", r.opt_int, default=0),
-        Field("status", default=""),
-        Field("created_at", r.opt_time),
-        Field("updated_at", r.opt_time),
-        Field("effective_from", r.opt_time),
-    )
-)
+
+class _Named(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class RateCardLike(_Named, Protocol):
+    @property
+    def feature_id(self) -> str | None: ...
+    @property
+    def billing_cadence(self) -> object | None: ...
+
+
+class PhaseLike(_Named, Protocol):
+    @property
+    def duration(self) -> object | None: ...
+
+
+class PlanLike(_Named, Protocol):
+    @property
+    def currency(self) -> str: ...
+    @property
+    def billing_cadence(self) -> object: ...
+    @property
+    def pro_rating(self) -> bool: ...
+    @property
+    def settlement_mode(self) -> SettlementMode | None: ...
 
 
 def rate_card_body(
     api: Api,
+    card: RateCardLike,
     *,
-    key: str,
-    name: str,
     price: Mapping[str, Any] | None,
     usage: bool,
-    billing_cadence: object | None,
-    payment_term: str | None = None,
-    feature_id: str | None = None,
-    feature_key: str | None = None,
+    payment_term: str | None,
+    feature_key: str | None,
 ) -> dict[str, Any]:
-    """A rate card; ``price`` already in ``api``'s shape (:func:`contract.wire.prices.price_body`)."""
-    values: dict[str, Any] = {"key": key, "name": name, "billing_cadence": billing_cadence, "price": price}
+    """A rate card; ``price`` already in ``api``'s shape (:func:`contract.wire.prices.price_body`).
+    v3 names the feature by id and keeps the payment term; v1 names the feature by key."""
+    values: dict[str, Any] = {"key": card.key, "name": card.name, "billing_cadence": card.billing_cadence}
     if api == "v3":
-        values.update(feature_id=feature_id, payment_term=payment_term)
+        values.update(feature_id=card.feature_id or None, payment_term=payment_term)
     else:
-        values.update(type="usage_based" if usage else "flat_fee", feature_key=feature_key)
-    return RATE_CARD.write(values, api)
+        values.update(type="usage_based" if usage else "flat_fee", feature_key=feature_key or None)
+    return RATE_CARD.write({**values, "price": price}, api)
 
 
-def phase_body(api: Api, *, key: str, name: str, duration: object | None, rate_cards: Sequence[Any]) -> dict[str, Any]:
-    return PHASE.write({"key": key, "name": name, "duration": duration, "rate_cards": list(rate_cards)}, api)
+def phase_body(api: Api, phase: PhaseLike, rate_cards: Sequence[Any]) -> dict[str, Any]:
+    values = {"key": phase.key, "name": phase.name, "duration": phase.duration, "rate_cards": list(rate_cards)}
+    return PHASE.write(values, api)
 
 
-def plan_body(api: Api, values: Mapping[str, Any]) -> dict[str, Any]:
-    """A plan from neutral values (``PLAN``'s names); v1's ``proRatingConfig`` gets its mode."""
-    with_mode = dict(values)
-    if "pro_rating_enabled" in values:
-        with_mode["pro_rating_mode"] = PRO_RATING_MODE
-    return PLAN.write(with_mode, api)
+def plan_body(api: Api, plan: PlanLike, phases: Sequence[Any], **more: Any) -> dict[str, Any]:
+    """A plan; ``more``: other ``PLAN`` fields (the server's id, version, status, timestamps)."""
+    values = {
+        "key": plan.key,
+        "name": plan.name,
+        "currency": plan.currency,
+        "billing_cadence": plan.billing_cadence,
+        "pro_rating_enabled": plan.pro_rating,
+        "pro_rating_mode": PRO_RATING_MODE,
+        "settlement_mode": plan.settlement_mode,
+        "phases": list(phases),
+    }
+    return PLAN.write({**values, **more}, api)

@@ -19,29 +19,15 @@ from typing import Any, Protocol
 
 from contract.model.domain import Price, PriceType
 from contract.wire.read import format_numeric
-from contract.wire.shape import Api, Field, Shape
+from contract.wire.shape import LIST, RAW, STR, Api, Shape
 
 __all__ = ["PRICE", "TIER", "TIERED_MODES", "TierLike", "domain_price_body", "kind_of", "price_body", "tier_body"]
 
 #: v3 price types that v1 spells ``{"type": "tiered", "mode": ...}``.
 TIERED_MODES = ("graduated", "volume")
 
-TIER = Shape(
-    (
-        Field("up_to", v3="up_to_amount"),
-        Field("unit_price", null_in_v1=True),
-        Field("flat_price", null_in_v1=True),
-    )
-)
-PRICE = Shape(
-    (
-        Field("type"),
-        Field("mode", v3=None),
-        Field("amount"),
-        Field("payment_term", v3=None),
-        Field("tiers"),
-    )
-)
+TIER = Shape.of(up_to=STR.at(v3="up_to_amount"), unit_price=RAW.null_in_v1_too(), flat_price=RAW.null_in_v1_too())
+PRICE = Shape.of(type=STR, mode=STR.at(v3=None), amount=STR, payment_term=STR.at(v3=None), tiers=LIST)
 
 
 class TierLike(Protocol):

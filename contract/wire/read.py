@@ -8,13 +8,15 @@ way OpenMeter normalises them, for request bodies and for the offline OpenMeter'
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from contract.model.domain import SettlementMode
 from contract.model.time import Period, parse_time
+
+T = TypeVar("T")
 
 __all__ = [
     "ShapeError",
@@ -36,6 +38,7 @@ __all__ = [
     "req_str",
     "req_time",
     "to_decimal",
+    "to_period",
     "to_time",
 ]
 
@@ -55,6 +58,28 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _convert(data: Mapping[str, Any], key: str, path: str, convert: Callable[[Any, str], T]) -> T | None:
+    """``convert(data[key], its path)``; None when absent or ``null``."""
+    value = data.get(key)
+    return None if value is None else convert(value, join(path, key))
+
+
+def _typed(data: Mapping[str, Any], key: str, path: str, kind: type[T], what: str) -> T | None:
+    """``data[key]`` if it is a ``kind``; None when absent or ``null``."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind):
+        raise ShapeError(join(path, key), f"expected {what}, got {type(value).__name__}")
+    return value
+
+
+def _required(value: T | None, key: str, path: str) -> T:
+    if value is None:
+        raise ShapeError(join(path, key), "missing")
+    return value
+
+
 def obj(value: Any, path: str = "") -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ShapeError(path, f"expected an object, got {type(value).__name__}")
@@ -62,47 +87,24 @@ def obj(value: Any, path: str = "") -> Mapping[str, Any]:
 
 
 def opt_obj(data: Mapping[str, Any], key: str, path: str = "") -> Mapping[str, Any] | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    return obj(value, join(path, key))
+    return _convert(data, key, path, obj)
 
 
 def items(data: Mapping[str, Any], key: str, path: str = "") -> list[Any]:
     """A list field; missing or ``null`` (Go's nil slice) reads as empty."""
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ShapeError(join(path, key), f"expected a list, got {type(value).__name__}")
-    return value
+    return _typed(data, key, path, list, "a list") or []
 
 
 def req_str(data: Mapping[str, Any], key: str, path: str = "") -> str:
-    value = data.get(key)
-    if value is None:
-        raise ShapeError(join(path, key), "missing")
-    if not isinstance(value, str):
-        raise ShapeError(join(path, key), f"expected a string, got {type(value).__name__}")
-    return value
+    return _required(opt_str(data, key, path), key, path)
 
 
 def opt_str(data: Mapping[str, Any], key: str, path: str = "") -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ShapeError(join(path, key), f"expected a string, got {type(value).__name__}")
-    return value
+    return _typed(data, key, path, str, "a string")
 
 
 def opt_bool(data: Mapping[str, Any], key: str, path: str = "") -> bool | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise ShapeError(join(path, key), f"expected a boolean, got {type(value).__name__}")
-    return value
+    return _typed(data, key, path, bool, "a boolean")
 
 
 def opt_int(data: Mapping[str, Any], key: str, path: str = "") -> int | None:
@@ -124,17 +126,11 @@ def to_time(value: Any, path: str) -> datetime:
 
 
 def req_time(data: Mapping[str, Any], key: str, path: str = "") -> datetime:
-    value = data.get(key)
-    if value is None:
-        raise ShapeError(join(path, key), "missing")
-    return to_time(value, join(path, key))
+    return _required(opt_time(data, key, path), key, path)
 
 
 def opt_time(data: Mapping[str, Any], key: str, path: str = "") -> datetime | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    return to_time(value, join(path, key))
+    return _convert(data, key, path, to_time)
 
 
 def to_decimal(value: Any, path: str) -> Decimal:
@@ -151,33 +147,25 @@ def to_decimal(value: Any, path: str) -> Decimal:
 
 
 def opt_decimal(data: Mapping[str, Any], key: str, path: str = "") -> Decimal | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    return to_decimal(value, join(path, key))
+    return _convert(data, key, path, to_decimal)
 
 
 def req_decimal(data: Mapping[str, Any], key: str, path: str = "") -> Decimal:
-    value = opt_decimal(data, key, path)
-    if value is None:
-        raise ShapeError(join(path, key), "missing")
-    return value
+    return _required(opt_decimal(data, key, path), key, path)
+
+
+def to_period(value: Any, path: str) -> Period:
+    """A ``{from, to}`` period; both ends are required."""
+    period = obj(value, path)
+    return Period(req_time(period, "from", path), req_time(period, "to", path))
 
 
 def opt_period(data: Mapping[str, Any], key: str, path: str = "") -> Period | None:
-    """A ``{from, to}`` period; None when absent. Both ends are required when present."""
-    value = data.get(key)
-    if value is None:
-        return None
-    p = obj(value, join(path, key))
-    return Period(req_time(p, "from", join(path, key)), req_time(p, "to", join(path, key)))
+    return _convert(data, key, path, to_period)
 
 
 def req_period(data: Mapping[str, Any], key: str, path: str = "") -> Period:
-    period = opt_period(data, key, path)
-    if period is None:
-        raise ShapeError(join(path, key), "missing")
-    return period
+    return _required(opt_period(data, key, path), key, path)
 
 
 def nested_id(data: Mapping[str, Any], key: str, path: str = "") -> str | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from contract.model.time import Duration, format_time
 from contract.wire import read as r
@@ -24,9 +24,34 @@ from contract.wire import read as r
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-    T = TypeVar("T", bound=DataclassInstance)
 
-__all__ = ["Api", "Field", "Reader", "Shape", "camel", "camel_keys", "dig", "jsonable", "raw"]
+__all__ = [
+    "BOOL",
+    "DECIMAL",
+    "INT",
+    "LIST",
+    "NAME",
+    "PERIOD",
+    "RAW",
+    "REQ_DECIMAL",
+    "REQ_PERIOD",
+    "REQ_STR",
+    "REQ_TIME",
+    "SETTLEMENT",
+    "STR",
+    "TIME",
+    "Api",
+    "Field",
+    "Reader",
+    "Shape",
+    "camel",
+    "camel_keys",
+    "dig",
+    "jsonable",
+    "raw",
+]
+
+T = TypeVar("T")
 
 Api = Literal["v1", "v3"]
 #: ``(data, key, path) -> value``, raising :class:`~contract.wire.read.ShapeError` with the path.
@@ -82,6 +107,16 @@ class Field:
     default: Any = None
     null_in_v1: bool = False  # v1 writes the key with ``null`` rather than leaving it out
 
+    def at(self, v3: str | None = "", v1: str | None = "") -> Field:
+        """This field kept at other paths (``None``: absent in that version)."""
+        return replace(self, v3=v3, v1=v1)
+
+    def or_(self, default: Any) -> Field:
+        return replace(self, default=default)
+
+    def null_in_v1_too(self) -> Field:
+        return replace(self, null_in_v1=True)
+
     def path(self, api: Api) -> str | None:
         v3 = self.name if self.v3 == "" else self.v3
         if api == "v3":
@@ -96,6 +131,14 @@ class Shape:
     """A resource's fields, in the order request bodies are written."""
 
     fields: tuple[Field, ...]
+
+    @classmethod
+    def of(cls, **specs: Field) -> Shape:
+        """A shape from ``name=spec`` pairs, in order (``Shape.of(id=REQ_STR, name=STR.or_(""))``)."""
+        return cls(tuple(replace(spec, name=name) for name, spec in specs.items()))
+
+    def __add__(self, other: Shape) -> Shape:
+        return Shape(self.fields + other.fields)
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -128,7 +171,7 @@ class Shape:
 
     def build(self, cls: type[T], data: Mapping[str, Any], api: Api, path: str = "", **given: Any) -> T:
         """``cls`` with its fields read from ``data`` (those not ``given``; absent ones their default)."""
-        names = [f.name for f in fields(cls) if f.name not in given]
+        names = [f.name for f in fields(cast("type[DataclassInstance]", cls)) if f.name not in given]
         return cls(**self.read(data, api, path, only=names), **given)
 
     def write(self, values: Mapping[str, Any], api: Api) -> dict[str, Any]:
@@ -147,6 +190,23 @@ class Shape:
                 target = target.setdefault(part, {})
             target[last] = jsonable(value)
         return body
+
+
+# The specs shapes are built from (``Shape.of``): a reader, optionally a default and paths.
+STR = Field("")
+REQ_STR = Field("", r.req_str)
+NAME = STR.or_("")
+BOOL = Field("", r.opt_bool)
+INT = Field("", r.opt_int)
+DECIMAL = Field("", r.opt_decimal)
+REQ_DECIMAL = Field("", r.req_decimal)
+TIME = Field("", r.opt_time)
+REQ_TIME = Field("", r.req_time)
+PERIOD = Field("", r.opt_period)
+REQ_PERIOD = Field("", r.req_period)
+SETTLEMENT = Field("", r.opt_settlement)
+LIST = Field("", r.items)
+RAW = Field("", raw)
 
 
 def dig(data: Mapping[str, Any], where: str, path: str, reader: Reader) -> Any:

@@ -19,58 +19,9 @@ The models live in three modules: :mod:`.catalog` (version, meters, features, cu
 profiles, credits, prices, plans), :mod:`.subscriptions` and :mod:`.billing` (invoices, charges).
 """
 
-from contract.client.models.billing import Charge, ChargeSubscriptionRef, Invoice, InvoiceLine, LineSubscriptionRef
-from contract.client.models.catalog import (
-    ApiVersion,
-    BillingProfile,
-    CreditBalance,
-    CreditBalances,
-    CreditGrant,
-    Customer,
-    Feature,
-    Meter,
-    Plan,
-    PlanPhase,
-    PlanRateCard,
-    PriceTierView,
-    PriceView,
-    ServerVersion,
-)
-from contract.client.models.subscriptions import (
-    ChangeResult,
-    ItemTimeline,
-    RateCardView,
-    SubscriptionItemView,
-    SubscriptionPhaseView,
-    SubscriptionSummary,
-    SubscriptionView,
-)
+from contract.client.models import billing, catalog, subscriptions
+from contract.client.models.billing import *  # noqa: F403
+from contract.client.models.catalog import *  # noqa: F403
+from contract.client.models.subscriptions import *  # noqa: F403
 
-__all__ = [
-    "ApiVersion",
-    "BillingProfile",
-    "ChangeResult",
-    "Charge",
-    "ChargeSubscriptionRef",
-    "CreditBalance",
-    "CreditBalances",
-    "CreditGrant",
-    "Customer",
-    "Feature",
-    "Invoice",
-    "InvoiceLine",
-    "ItemTimeline",
-    "LineSubscriptionRef",
-    "Meter",
-    "Plan",
-    "PlanPhase",
-    "PlanRateCard",
-    "PriceTierView",
-    "PriceView",
-    "RateCardView",
-    "ServerVersion",
-    "SubscriptionItemView",
-    "SubscriptionPhaseView",
-    "SubscriptionSummary",
-    "SubscriptionView",
-]
+__all__ = [*billing.__all__, *catalog.__all__, *subscriptions.__all__]

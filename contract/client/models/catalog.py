@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from contract.model.domain import PaymentTerm, PriceType, SettlementMode, Tier
 from contract.model.domain import Price as DomainPrice
 from contract.wire import catalog as w
 from contract.wire import read as p
 from contract.wire.prices import PRICE, TIER, kind_of
-from contract.wire.shape import Api
+from contract.wire.shape import Api, Shape
 
 ApiVersion = Api
 
@@ -38,8 +38,18 @@ __all__ = [
     "PriceTierView",
     "PriceView",
     "ServerVersion",
-    "opt_price",
 ]
+
+
+class _V3View:
+    """A view read whole through one v3 shape, its ``_shape``."""
+
+    __slots__ = ()
+    _shape: ClassVar[Shape]
+
+    @classmethod
+    def from_v3(cls, data: Any) -> Self:
+        return cls._shape.build(cls, p.obj(data), "v3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +64,9 @@ class ServerVersion:
 
 
 @dataclass(frozen=True, slots=True)
-class Meter:
+class Meter(_V3View):
+    _shape: ClassVar[Shape] = w.METER
+
     id: str
     key: str
     name: str
@@ -63,21 +75,15 @@ class Meter:
     value_property: str | None = None
     created_at: datetime | None = None
 
-    @classmethod
-    def from_v3(cls, data: Any) -> Meter:
-        return w.METER.build(cls, p.obj(data), "v3")
-
 
 @dataclass(frozen=True, slots=True)
-class Feature:
+class Feature(_V3View):
+    _shape: ClassVar[Shape] = w.FEATURE
+
     id: str
     key: str
     name: str
     meter_id: str | None = None
-
-    @classmethod
-    def from_v3(cls, data: Any) -> Feature:
-        return w.FEATURE.build(cls, p.obj(data), "v3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +124,9 @@ class BillingProfile:
 
 
 @dataclass(frozen=True, slots=True)
-class CreditGrant:
+class CreditGrant(_V3View):
+    _shape: ClassVar[Shape] = w.GRANT
+
     id: str
     name: str
     amount: Decimal
@@ -127,10 +135,6 @@ class CreditGrant:
     status: str | None = None
     priority: int | None = None
     effective_at: datetime | None = None  # HEAD does not return it (observed live)
-
-    @classmethod
-    def from_v3(cls, data: Any) -> CreditGrant:
-        return w.GRANT.build(cls, p.obj(data), "v3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,13 +272,14 @@ class PlanRateCard:
     price: PriceView | None = None
 
     @classmethod
-    def from_api(cls, data: Any, path: str, api: Api) -> PlanRateCard:
+    def from_api(cls, data: Any, path: str, api: Api, shape: Shape = w.RATE_CARD) -> PlanRateCard:
+        """A rate card; v1 keeps the payment term in the price, v3 on the card."""
         rc = p.obj(data, path)
-        term = w.RATE_CARD.read(rc, api, path, only=("payment_term",))["payment_term"]
+        term = shape.read(rc, api, path, only=("payment_term",))["payment_term"]
         price = opt_price(rc, "price", path, term)
         if api == "v1" and price is not None:
             term = price.payment_term
-        return w.RATE_CARD.build(cls, rc, api, path, payment_term=term, price=price)
+        return shape.build(cls, rc, api, path, payment_term=term, price=price)
 
 
 @dataclass(frozen=True, slots=True)

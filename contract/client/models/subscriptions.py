@@ -8,7 +8,7 @@ its microseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from contract.wire import read as p
 from contract.wire import subscriptions as w
 from contract.wire.shape import Api
 
-from .catalog import PriceView, opt_price
+from .catalog import PlanRateCard
 
 __all__ = [
     "ChangeResult",
@@ -75,17 +75,8 @@ class ChangeResult:
     next: SubscriptionSummary
 
 
-@dataclass(frozen=True, slots=True)
-class RateCardView:
-    name: str
-    key: str
-    feature_key: str | None = None
-    billing_cadence: str | None = None
-    price: PriceView | None = None
-
-    @property
-    def payment_term(self) -> str | None:
-        return self.price.payment_term if self.price else None
+#: An item's rate card: the plan's rate card as v1 repeats it on the item.
+RateCardView = PlanRateCard
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +97,8 @@ class SubscriptionItemView:
         key = p.req_str(d, "key", path)
         nested = p.opt_obj(d, "rateCard", path)
         src, spath = (nested, p.join(path, "rateCard")) if nested is not None else (d, path)
-        card = w.ITEM_RATE_CARD.read(src, "v1", spath, only=("name", "key", "feature_key", "billing_cadence"))
-        rate_card = RateCardView(
-            name=card["name"] or p.opt_str(d, "name", path) or "",
-            key=card["key"] or key,
-            feature_key=card["feature_key"],
-            billing_cadence=card["billing_cadence"],
-            price=opt_price(src, "price", spath),
-        )
+        card = PlanRateCard.from_api(src, spath, "v1", w.ITEM_RATE_CARD)
+        rate_card = replace(card, name=card.name or p.opt_str(d, "name", path) or "", key=card.key or key)
         return w.ITEM.build(cls, d, "v1", path, key=key, rate_card=rate_card)
 
 

@@ -1,5 +1,6 @@
-"""What the offline catalogue's resources share: timestamps as the server writes them, currency
-codes read strictly, and plain copies of JSON objects kept in frozen values."""
+"""What the offline catalogue's resources share: the fields every resource answers with,
+timestamps as the server writes them, currency codes read strictly, and plain copies of JSON
+objects kept in frozen values."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from types import MappingProxyType
 from typing import Any
 
 from contract.model.time import format_time
-from contract.offline.problems import ApiError, Fields
+from contract.offline.problems import Api, ApiError, Fields
+from contract.wire.shape import camel_keys
 
-__all__ = ["EMPTY", "currency_code", "plain", "timestamp"]
+__all__ = ["EMPTY", "RESOURCE_FIELDS", "currency_code", "plain", "resource", "timestamp"]
+
+#: What every v3 resource body may carry besides its own fields.
+RESOURCE_FIELDS = ("name", "description", "labels")
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -20,6 +25,18 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 def timestamp(value: datetime) -> str:
     return format_time(value)
+
+
+def resource(api: Api, *, id: str, name: str, created_at: datetime, key: str | None = None) -> dict[str, Any]:
+    """What every resource answers with: id, (key,) name and timestamps; v3 adds empty ``labels``."""
+    stamp = timestamp(created_at)
+    body: dict[str, Any] = {"created_at": stamp, "id": id, "name": name, "updated_at": stamp}
+    if key is not None:
+        body["key"] = key
+    if api == "v3":
+        body["labels"] = {}
+        return body
+    return dict(camel_keys(body))
 
 
 def currency_code(f: Fields, name: str, *, required: bool = False) -> str | None:

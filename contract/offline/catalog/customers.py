@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from contract.model.domain import EndProrationMode, SyncConfig
-from contract.offline.catalog.common import EMPTY, currency_code, plain, timestamp
+from contract.offline.catalog.common import EMPTY, RESOURCE_FIELDS, currency_code, plain, resource, timestamp
 from contract.offline.prices import numeric
 from contract.offline.problems import ApiError, Fields
 from contract.wire.shape import camel_keys
@@ -49,15 +49,8 @@ class Customer:
         return frozenset((self.key, *self.subject_keys))
 
     def v3(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "created_at": timestamp(self.created_at),
-            "id": self.id,
-            "key": self.key,
-            "labels": {},
-            "name": self.name,
-            "updated_at": timestamp(self.created_at),
-            "usage_attribution": {"subject_keys": list(self.subject_keys)},
-        }
+        body = resource("v3", id=self.id, key=self.key, name=self.name, created_at=self.created_at)
+        body["usage_attribution"] = {"subject_keys": list(self.subject_keys)}
         if self.currency is not None:
             body["currency"] = self.currency
         return body
@@ -72,19 +65,8 @@ class Customer:
 
 
 def parse_customer(body: Any, *, new_id: str, now: datetime) -> Customer:
-    f = Fields(
-        body,
-        allowed=(
-            "name",
-            "description",
-            "labels",
-            "key",
-            "usage_attribution",
-            "primary_email",
-            "currency",
-            "billing_address",
-        ),
-    )
+    allowed = (*RESOURCE_FIELDS, "key", "usage_attribution", "primary_email", "currency", "billing_address")
+    f = Fields(body, allowed=allowed)
     key = f.req_str("key")
     if not key.strip() or len(key) > _MAX_EXTERNAL_KEY:
         raise ApiError.bad_field(f.at("key"), f"must be 1 to {_MAX_EXTERNAL_KEY} characters", "maxLength")
@@ -136,17 +118,10 @@ class Profile:
         )
 
     def v3(self) -> dict[str, Any]:
-        return {
-            "apps": dict(self.apps),
-            "created_at": timestamp(self.created_at),
-            "default": self.default,
-            "id": self.id,
-            "labels": {},
-            "name": self.name,
-            "supplier": dict(self.supplier),
-            "updated_at": timestamp(self.created_at),
-            "workflow": plain(self.workflow),
-        }
+        body = resource("v3", id=self.id, name=self.name, created_at=self.created_at)
+        body.update(apps=dict(self.apps), default=self.default, supplier=dict(self.supplier))
+        body["workflow"] = plain(self.workflow)
+        return body
 
 
 _SANDBOX_LISTING = {
@@ -227,7 +202,7 @@ _PROGRESSIVE_MODES = tuple(m.value for m in EndProrationMode)
 
 
 def parse_profile(body: Any, *, new_id: str, now: datetime, known_apps: Sequence[str]) -> Profile:
-    f = Fields(body, allowed=("name", "description", "labels", "supplier", "workflow", "apps", "default"))
+    f = Fields(body, allowed=(*RESOURCE_FIELDS, "supplier", "workflow", "apps", "default"))
     name = f.req_str("name")
     default = f.opt_bool("default")
     if default is None:
@@ -282,28 +257,17 @@ class Grant:
     created_at: datetime
 
     def v3(self, tax_code_id: str) -> dict[str, Any]:
-        return {
-            "amount": numeric(self.amount),
-            "created_at": timestamp(self.created_at),
-            "currency": self.currency,
-            "funding_method": self.funding_method,
-            "id": self.id,
-            "labels": {},
-            "name": self.name,
-            "priority": self.priority,
-            "status": "active",
-            "tax_config": {"tax_code": {"id": tax_code_id}},
-            "updated_at": timestamp(self.created_at),
-        }
+        body = resource("v3", id=self.id, name=self.name, created_at=self.created_at)
+        body.update(amount=numeric(self.amount), currency=self.currency, funding_method=self.funding_method)
+        body.update(priority=self.priority, status="active", tax_config={"tax_code": {"id": tax_code_id}})
+        return body
 
 
 def parse_grant(body: Any, *, new_id: str, customer_id: str, now: datetime) -> Grant:
     f = Fields(
         body,
         allowed=(
-            "name",
-            "description",
-            "labels",
+            *RESOURCE_FIELDS,
             "funding_method",
             "currency",
             "amount",

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from contract.model.domain import PaymentTerm, Price, SettlementMode
 from contract.model.time import Duration, cadences_align
-from contract.offline.catalog.common import currency_code
-from contract.offline.prices import parse_payment_term, parse_price
+from contract.offline.catalog.common import RESOURCE_FIELDS, currency_code
+from contract.offline.prices import parse_choice, parse_payment_term, parse_price
 from contract.offline.problems import Api, ApiError, Fields, Issue
 from contract.wire.catalog import PHASE, PLAN, RATE_CARD, phase_body, plan_body, rate_card_body
 from contract.wire.prices import domain_price_body
@@ -30,18 +30,17 @@ __all__ = [
     "parse_plan_v1",
     "parse_plan_v3",
     "parse_rate_card_v1",
+    "rate_card_issues",
     "validate_plan",
 ]
 
 PLAN_CADENCES = ("P1W", "P2W", "P4W", "P1M", "P3M", "P6M", "P12M", "P1Y")
 
 #: What v3 accepts (``additionalProperties: false``); v1 bodies are not checked for extra keys.
-_V3_PLAN_KEYS = ("name", "description", "labels", "key", "currency", "billing_cadence", "pro_rating_enabled", "phases")
-_V3_PHASE_KEYS = ("name", "description", "labels", "key", "duration", "rate_cards")
+_V3_PLAN_KEYS = (*RESOURCE_FIELDS, "key", "currency", "billing_cadence", "pro_rating_enabled", "phases")
+_V3_PHASE_KEYS = (*RESOURCE_FIELDS, "key", "duration", "rate_cards")
 _V3_RATE_CARD_KEYS = (
-    "name",
-    "description",
-    "labels",
+    *RESOURCE_FIELDS,
     "key",
     "feature",
     "currency",
@@ -82,13 +81,10 @@ class PlanRateCard:
         flat = self.price is not None and self.price.is_flat
         return rate_card_body(
             api,
-            key=self.key,
-            name=self.name,
+            self,
             price=domain_price_body(self.price, api),
             usage=self.price is not None and not flat,
-            billing_cadence=self.billing_cadence,
             payment_term=self.payment_term.value if flat else None,
-            feature_id=self.feature_id,
             feature_key=self.feature_key,
         )
 
@@ -101,8 +97,7 @@ class PlanPhase:
     rate_cards: tuple[PlanRateCard, ...]
 
     def body(self, api: Api) -> dict[str, Any]:
-        cards = [rc.body(api) for rc in self.rate_cards]
-        return phase_body(api, key=self.key, name=self.name, duration=self.duration, rate_cards=cards)
+        return phase_body(api, self, [rc.body(api) for rc in self.rate_cards])
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,22 +117,17 @@ class Plan:
     updated_at: datetime | None = None
 
     def body(self, api: Api) -> dict[str, Any]:
-        values = {
-            "key": self.key,
-            "name": self.name,
-            "currency": self.currency,
-            "billing_cadence": self.billing_cadence,
-            "pro_rating_enabled": self.pro_rating,
-            "settlement_mode": self.settlement_mode,
-            "phases": [ph.body(api) for ph in self.phases],
-            "id": self.id,
-            "version": self.version,
-            "status": self.status,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at or self.created_at,
-            "effective_from": self.effective_from,
-        }
-        return plan_body(api, values)
+        return plan_body(
+            api,
+            self,
+            [ph.body(api) for ph in self.phases],
+            id=self.id,
+            version=self.version,
+            status=self.status,
+            created_at=self.created_at,
+            updated_at=self.updated_at or self.created_at,
+            effective_from=self.effective_from,
+        )
 
     def v3(self) -> dict[str, Any]:
         return self.body("v3")
@@ -147,12 +137,8 @@ class Plan:
 
 
 def _settlement(value: str | None, field_name: str) -> SettlementMode:
-    if value is None:
-        return SettlementMode.CREDIT_THEN_INVOICE
-    try:
-        return SettlementMode(value)
-    except ValueError:
-        raise ApiError.bad_field(field_name, "must be credit_then_invoice or credit_only", "enum") from None
+    reason = "must be credit_then_invoice or credit_only"
+    return parse_choice(value, field_name, SettlementMode, SettlementMode.CREDIT_THEN_INVOICE, reason)
 
 
 def _check_phase_durations(phases: Sequence[PlanPhase], path: str) -> None:
@@ -182,18 +168,22 @@ def _feature(rc: Fields, api: Api, lookup: FeatureLookup) -> tuple[str | None, s
     return feature.id, feature.key
 
 
+def _rate_card(
+    rc: Fields, api: Api, lookup: FeatureLookup, term: PaymentTerm, price: Callable[[], Price | None]
+) -> PlanRateCard:
+    """What v1 and v3 rate cards share: the feature, key, name and cadence, then ``price()``."""
+    feature_id, feature_key = _feature(rc, api, lookup)
+    key = rc.key("key") if api == "v3" else rc.req_str("key")
+    name = rc.req_str("name")
+    cadence = rc.opt_duration(RATE_CARD.key("billing_cadence", api))
+    return PlanRateCard(key, name, feature_id, feature_key, cadence, term, price())
+
+
 def _rate_card_v3(raw: Any, path: str, feature_by_id: FeatureById) -> PlanRateCard:
     rc = Fields(raw, path, allowed=_V3_RATE_CARD_KEYS)
     term = parse_payment_term(rc.opt_str("payment_term"), rc.at("payment_term"))
-    feature_id, feature_key = _feature(rc, "v3", feature_by_id)
-    return PlanRateCard(
-        key=rc.key("key"),
-        name=rc.req_str("name"),
-        feature_id=feature_id,
-        feature_key=feature_key,
-        billing_cadence=rc.opt_duration("billing_cadence"),
-        payment_term=term,
-        price=parse_price(rc.obj("price").data, rc.at("price"), "v3", term),
+    return _rate_card(
+        rc, "v3", feature_by_id, term, lambda: parse_price(rc.obj("price").data, rc.at("price"), "v3", term)
     )
 
 
@@ -208,16 +198,8 @@ def parse_rate_card_v1(raw: Any, path: str, feature_by_key: FeatureByKey) -> Pla
         raise ApiError.bad_field(rc.at("price"), "usage_based rate cards need a unit or tiered price", "format")
     if kind == "flat_fee" and price is not None and not price.is_flat:
         raise ApiError.bad_field(rc.at("price"), "flat_fee rate cards need a flat price", "format")
-    feature_id, feature_key = _feature(rc, "v1", feature_by_key)
-    return PlanRateCard(
-        key=rc.req_str("key"),
-        name=rc.req_str("name"),
-        feature_id=feature_id,
-        feature_key=feature_key,
-        billing_cadence=rc.opt_duration("billingCadence"),
-        payment_term=price.payment_term if price is not None else PaymentTerm.IN_ARREARS,
-        price=price,
-    )
+    term = price.payment_term if price is not None else PaymentTerm.IN_ARREARS
+    return _rate_card(rc, "v1", feature_by_key, term, lambda: price)
 
 
 def _opt_bool_at(f: Fields, where: str) -> bool | None:
@@ -290,47 +272,31 @@ def parse_plan_v1(body: Any, *, new_id: str, version: int, now: datetime, featur
     return _parse_plan(Fields(body), "v1", rate_card, new_id=new_id, version=version, now=now)
 
 
+def rate_card_issues(card: PlanRateCard, plan_cadence: Duration, where: str) -> list[Issue]:
+    """What publishing (and a v1 ``add_item`` edit) checks of one rate card at ``where``."""
+    issues: list[Issue] = []
+    if card.feature_key is not None and card.key != card.feature_key:
+        issues.append(
+            Issue("rate_card_key_feature_key_mismatch", "rate card key must match feature key", f"{where}.key")
+        )
+    if card.price is not None and not card.price.is_flat and card.feature_key is None:
+        issues.append(
+            Issue("usage_based_price_with_no_feature", "usage based price must have a feature", f"{where}.feature")
+        )
+    cadence = card.billing_cadence
+    if card.price is not None and cadence is not None and not cadences_align(plan_cadence, cadence):
+        reason = "ratecards with prices must have compatible billing cadence"
+        issues.append(Issue("rate_card_billing_cadence_unaligned", reason, f"{where}.billing_cadence", "warning"))
+    return issues
+
+
 def validate_plan(plan: Plan) -> list[Issue]:
     """What publishing checks (upstream productcatalog validation, the parts the suite meets)."""
     issues: list[Issue] = []
     if str(plan.billing_cadence) not in PLAN_CADENCES:
-        issues.append(
-            Issue(
-                "plan_billing_cadence_invalid",
-                f"billing cadence must be one of {', '.join(PLAN_CADENCES)}",
-                "billing_cadence",
-            )
-        )
+        reason = f"billing cadence must be one of {', '.join(PLAN_CADENCES)}"
+        issues.append(Issue("plan_billing_cadence_invalid", reason, "billing_cadence"))
     for i, ph in enumerate(plan.phases):
         for j, rc in enumerate(ph.rate_cards):
-            where = f"phases[{i}].rate_cards[{j}]"
-            if rc.feature_key is not None and rc.key != rc.feature_key:
-                issues.append(
-                    Issue(
-                        "rate_card_key_feature_key_mismatch",
-                        "rate card key must match feature key",
-                        f"{where}.key",
-                    )
-                )
-            if rc.price is not None and not rc.price.is_flat and rc.feature_key is None:
-                issues.append(
-                    Issue(
-                        "usage_based_price_with_no_feature",
-                        "usage based price must have a feature",
-                        f"{where}.feature",
-                    )
-                )
-            if (
-                rc.price is not None
-                and rc.billing_cadence is not None
-                and not cadences_align(plan.billing_cadence, rc.billing_cadence)
-            ):
-                issues.append(
-                    Issue(
-                        "rate_card_billing_cadence_unaligned",
-                        "ratecards with prices must have compatible billing cadence",
-                        f"{where}.billing_cadence",
-                        "warning",
-                    )
-                )
+            issues += rate_card_issues(rc, plan.billing_cadence, f"phases[{i}].rate_cards[{j}]")
     return issues

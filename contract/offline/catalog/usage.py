@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from contract.model.time import Period, floor_second
-from contract.offline.catalog.common import timestamp
+from contract.offline.catalog.common import RESOURCE_FIELDS, resource
 from contract.offline.problems import ApiError, Fields
 
 __all__ = ["AGGREGATIONS", "Feature", "Meter", "UsageEvent", "aggregate", "parse_event", "parse_feature", "parse_meter"]
@@ -35,37 +35,16 @@ class Meter:
     created_at: datetime
 
     def v3(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "aggregation": self.aggregation,
-            "created_at": timestamp(self.created_at),
-            "dimensions": None,
-            "event_type": self.event_type,
-            "id": self.id,
-            "key": self.key,
-            "labels": {},
-            "name": self.name,
-            "updated_at": timestamp(self.created_at),
-        }
+        body = resource("v3", id=self.id, key=self.key, name=self.name, created_at=self.created_at)
+        body.update(aggregation=self.aggregation, dimensions=None, event_type=self.event_type)
         if self.value_property is not None:
             body["value_property"] = self.value_property
         return body
 
 
 def parse_meter(body: Any, *, new_id: str, now: datetime) -> Meter:
-    f = Fields(
-        body,
-        allowed=(
-            "name",
-            "description",
-            "labels",
-            "key",
-            "aggregation",
-            "event_type",
-            "events_from",
-            "value_property",
-            "dimensions",
-        ),
-    )
+    allowed = (*RESOURCE_FIELDS, "key", "aggregation", "event_type", "events_from", "value_property", "dimensions")
+    f = Fields(body, allowed=allowed)
     key = f.key("key")
     aggregation = f.req_str("aggregation")
     if aggregation not in AGGREGATIONS:
@@ -87,26 +66,14 @@ class Feature:
     created_at: datetime
 
     def v3(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "created_at": timestamp(self.created_at),
-            "id": self.id,
-            "key": self.key,
-            "labels": {},
-            "name": self.name,
-            "updated_at": timestamp(self.created_at),
-        }
+        body = resource("v3", id=self.id, key=self.key, name=self.name, created_at=self.created_at)
         if self.meter_id is not None:
             body["meter"] = {"id": self.meter_id}
         return body
 
     def v1(self, meter: Meter | None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "createdAt": timestamp(self.created_at),
-            "id": self.id,
-            "key": self.key,
-            "name": self.name,
-            "updatedAt": timestamp(self.created_at),
-        }
+        """v1 names the meter by its key (``meterSlug``)."""
+        body = resource("v1", id=self.id, key=self.key, name=self.name, created_at=self.created_at)
         if meter is not None:
             body["meterSlug"] = meter.key
         return body
@@ -114,7 +81,7 @@ class Feature:
 
 def parse_feature(body: Any, *, new_id: str, now: datetime) -> tuple[Feature, str | None]:
     """The feature and the meter id it references (the caller checks that meter exists)."""
-    f = Fields(body, allowed=("name", "description", "labels", "key", "meter", "unit_cost"))
+    f = Fields(body, allowed=(*RESOURCE_FIELDS, "key", "meter", "unit_cost"))
     key = f.key("key")
     meter = f.opt_obj("meter", allowed=("id", "filters"))
     meter_id = meter.req_str("id") if meter is not None else None
