@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from contract.model.domain import PaymentTerm, SettlementMode
 from contract.model.time import format_time, require_utc
-from contract.wire.catalog import phase_body, plan_body, rate_card_body
+from contract.wire.catalog import plan_body, rate_card_body
 from contract.wire.prices import price_body, tier_body
 from contract.wire.shape import Api
 
@@ -48,8 +48,23 @@ def timing_value(timing: Timing) -> str:
     return timing
 
 
+class _Body:
+    """An input with one ``body(api)``; ``v3()`` and ``v1()`` name the version."""
+
+    __slots__ = ()
+
+    def body(self, api: Api) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def v3(self) -> dict[str, Any]:
+        return self.body("v3")
+
+    def v1(self) -> dict[str, Any]:
+        return self.body("v1")
+
+
 @dataclass(frozen=True, slots=True)
-class TierInput:
+class TierInput(_Body):
     """One tier of a graduated/volume price; omit ``up_to`` on the last tier."""
 
     up_to: Decimal | None = None
@@ -68,11 +83,8 @@ class TierInput:
         """Build a tier from strings or numbers: ``TierInput.of(up_to="100", unit="0.10")``."""
         return cls(_dec(up_to, "tier up_to"), _dec(unit, "tier unit amount"), _dec(flat, "tier flat amount"))
 
-    def v3(self) -> dict[str, Any]:
-        return tier_body(self, "v3")
-
-    def v1(self) -> dict[str, Any]:
-        return tier_body(self, "v1")
+    def body(self, api: Api) -> dict[str, Any]:
+        return tier_body(self, api)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +141,7 @@ class PriceInput:
 
 
 @dataclass(frozen=True, slots=True)
-class RateCardInput:
+class RateCardInput(_Body):
     """A plan rate card. Usage prices reference a feature; flat prices may (``billing_cadence``
     None means one-time). ``payment_term`` is always sent, so v1 and v3 mean the same thing."""
 
@@ -166,12 +178,6 @@ class RateCardInput:
             feature_key=self.feature_key or (self.key if self.feature_id else None),
         )
 
-    def v3(self) -> dict[str, Any]:
-        return self.body("v3")
-
-    def v1(self) -> dict[str, Any]:
-        return self.body("v1")
-
 
 @dataclass(frozen=True, slots=True)
 class PhaseInput:
@@ -182,15 +188,6 @@ class PhaseInput:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate_cards", tuple(self.rate_cards))
-
-    def body(self, api: Api) -> dict[str, Any]:
-        return phase_body(api, self, [rc.body(api) for rc in self.rate_cards])
-
-    def v3(self) -> dict[str, Any]:
-        return self.body("v3")
-
-    def v1(self) -> dict[str, Any]:
-        return self.body("v1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +210,9 @@ class PlanInput:
             raise ValueError(f"plan {self.key}: at least one phase is required")
 
     def body(self, api: Api, *, with_settlement_mode: bool = True) -> dict[str, Any]:
-        phases = [ph.body(api) for ph in self.phases]
         if with_settlement_mode:
-            return plan_body(api, self, phases)
-        return plan_body(api, self, phases, settlement_mode=None)
+            return plan_body(api, self)
+        return plan_body(api, self, settlement_mode=None)
 
     def v3(self, *, with_settlement_mode: bool = True) -> dict[str, Any]:
         return self.body("v3", with_settlement_mode=with_settlement_mode)

@@ -1,14 +1,12 @@
-"""Prices between OpenMeter's JSON (v1 and v3) and the engine's :class:`~contract.model.domain.Price`.
+"""Prices the offline OpenMeter reads from requests and writes in answers, as the engine's
+:class:`~contract.model.domain.Price`.
 
-* v3: ``{"type": "unit"|"flat", "amount"}``, ``{"type": "graduated"|"volume", "tiers": [{up_to_amount,
-  unit_price: {type: unit, amount}, flat_price: {type: flat, amount}}]}``, ``{"type": "free"}``; the
-  payment term lives on the rate card (``payment_term``);
-* v1: ``{"type": "unit"|"flat", "amount", "paymentTerm"}``, ``{"type": "tiered", "mode", "tiers":
-  [{upToAmount, unitPrice, flatPrice}]}`` with both tier price keys present (null when unset).
-
-Amounts are written as OpenMeter normalises them (``"0.10"`` -> ``"0.1"``). The shapes (keys,
-the v1 ``tiered``/``mode`` spelling, rendering) are :mod:`contract.wire.prices`'; this module adds
-what the offline OpenMeter checks when it reads a request (OpenMeter's validation messages).
+Both versions' shapes (v3 ``graduated``/``volume`` and ``free``, v1 ``tiered`` + ``mode`` and
+``paymentTerm``; their keys and rendering) are :mod:`contract.wire.prices`'. This module adds what
+OpenMeter checks when it reads one (its validation messages): v3 refuses unknown keys and usage
+prices paid in advance, tiers need a price and only the last may be unbounded, amounts are
+Numeric strings and never negative. Amounts are written as OpenMeter normalises them (``"0.10"``
+-> ``"0.1"``).
 """
 
 from __future__ import annotations

@@ -105,6 +105,10 @@ PLAN = (
 )
 
 
+class _Renders(Protocol):
+    def body(self, api: Api) -> dict[str, Any]: ...
+
+
 class _Named(Protocol):
     @property
     def key(self) -> str: ...
@@ -122,6 +126,8 @@ class RateCardLike(_Named, Protocol):
 class PhaseLike(_Named, Protocol):
     @property
     def duration(self) -> object | None: ...
+    @property
+    def rate_cards(self) -> Sequence[_Renders]: ...
 
 
 class PlanLike(_Named, Protocol):
@@ -133,6 +139,8 @@ class PlanLike(_Named, Protocol):
     def pro_rating(self) -> bool: ...
     @property
     def settlement_mode(self) -> SettlementMode | None: ...
+    @property
+    def phases(self) -> Sequence[PhaseLike]: ...
 
 
 def rate_card_body(
@@ -154,12 +162,13 @@ def rate_card_body(
     return RATE_CARD.write({**values, "price": price}, api)
 
 
-def phase_body(api: Api, phase: PhaseLike, rate_cards: Sequence[Any]) -> dict[str, Any]:
-    values = {"key": phase.key, "name": phase.name, "duration": phase.duration, "rate_cards": list(rate_cards)}
-    return PHASE.write(values, api)
+def phase_body(api: Api, phase: PhaseLike) -> dict[str, Any]:
+    """A phase with its rate cards, each rendering itself (``body(api)``)."""
+    cards = [rc.body(api) for rc in phase.rate_cards]
+    return PHASE.write({"key": phase.key, "name": phase.name, "duration": phase.duration, "rate_cards": cards}, api)
 
 
-def plan_body(api: Api, plan: PlanLike, phases: Sequence[Any], **more: Any) -> dict[str, Any]:
+def plan_body(api: Api, plan: PlanLike, **more: Any) -> dict[str, Any]:
     """A plan; ``more``: other ``PLAN`` fields (the server's id, version, status, timestamps)."""
     values = {
         "key": plan.key,
@@ -169,6 +178,6 @@ def plan_body(api: Api, plan: PlanLike, phases: Sequence[Any], **more: Any) -> d
         "pro_rating_enabled": plan.pro_rating,
         "pro_rating_mode": PRO_RATING_MODE,
         "settlement_mode": plan.settlement_mode,
-        "phases": list(phases),
+        "phases": [phase_body(api, ph) for ph in plan.phases],
     }
     return PLAN.write({**values, **more}, api)

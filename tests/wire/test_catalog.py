@@ -72,9 +72,9 @@ def test_the_client_v3_request_and_the_offline_v3_answer_share_one_plan_shape() 
 
 
 def test_v1_plans_carry_pro_rating_as_a_config_object() -> None:
-    body = plan_body("v1", _client_plan(), [])
+    body = plan_body("v1", _client_plan())
     assert body["proRatingConfig"] == {"enabled": True, "mode": PRO_RATING_MODE}
-    assert "pro_rating_enabled" in plan_body("v3", _client_plan(), [])
+    assert "pro_rating_enabled" in plan_body("v3", _client_plan())
 
 
 def test_rate_cards_name_the_feature_by_id_in_v3_and_by_key_in_v1() -> None:

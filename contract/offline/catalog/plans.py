@@ -19,7 +19,7 @@ from contract.model.time import Duration, cadences_align
 from contract.offline.catalog.common import RESOURCE_FIELDS, currency_code
 from contract.offline.prices import parse_choice, parse_payment_term, parse_price
 from contract.offline.problems import Api, ApiError, Fields, Issue
-from contract.wire.catalog import PHASE, PLAN, RATE_CARD, phase_body, plan_body, rate_card_body
+from contract.wire.catalog import PHASE, PLAN, RATE_CARD, plan_body, rate_card_body
 from contract.wire.prices import domain_price_body
 
 __all__ = [
@@ -96,9 +96,6 @@ class PlanPhase:
     duration: Duration | None
     rate_cards: tuple[PlanRateCard, ...]
 
-    def body(self, api: Api) -> dict[str, Any]:
-        return phase_body(api, self, [rc.body(api) for rc in self.rate_cards])
-
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -120,7 +117,6 @@ class Plan:
         return plan_body(
             api,
             self,
-            [ph.body(api) for ph in self.phases],
             id=self.id,
             version=self.version,
             status=self.status,
