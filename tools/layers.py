@@ -22,7 +22,7 @@ from pathlib import Path
 #: Floors, lowest first. Read as: everything on a floor may import everything below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("model", "errors", "proc"),
-    ("clock", "limits", "findings"),
+    ("clock", "limits", "findings", "wire"),
     ("yamlbounds", "worklog", "compare", "client"),
     ("yamlread", "stack", "offline"),
     ("oracle",),

@@ -1,8 +1,9 @@
 """Typed request inputs, and their v1 (camelCase) and v3 (snake_case) bodies.
 
 Callers describe *what* to create; the client picks the API version and this module writes the
-body for it. Amounts are Decimals (strings and ints are accepted and converted), written as
-OpenMeter Numerics (``"0.1"``).
+body for it through :mod:`contract.wire` (the offline OpenMeter renders the same shapes from
+there). Amounts are Decimals (strings and ints are accepted and converted), written as OpenMeter
+Numerics (``"0.1"``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from contract.client._parse import format_numeric
 from contract.model.domain import PaymentTerm, SettlementMode
 from contract.model.time import format_time, require_utc
+from contract.wire.catalog import plan_body, rate_card_body
+from contract.wire.prices import price_body, tier_body
+from contract.wire.shape import Api
 
 Amount = Decimal | int | str
 PriceKind = Literal["unit", "flat", "graduated", "volume", "free"]
@@ -45,8 +48,23 @@ def timing_value(timing: Timing) -> str:
     return timing
 
 
+class _Body:
+    """An input with one ``body(api)``; ``v3()`` and ``v1()`` name the version."""
+
+    __slots__ = ()
+
+    def body(self, api: Api) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def v3(self) -> dict[str, Any]:
+        return self.body("v3")
+
+    def v1(self) -> dict[str, Any]:
+        return self.body("v1")
+
+
 @dataclass(frozen=True, slots=True)
-class TierInput:
+class TierInput(_Body):
     """One tier of a graduated/volume price; omit ``up_to`` on the last tier."""
 
     up_to: Decimal | None = None
@@ -65,28 +83,8 @@ class TierInput:
         """Build a tier from strings or numbers: ``TierInput.of(up_to="100", unit="0.10")``."""
         return cls(_dec(up_to, "tier up_to"), _dec(unit, "tier unit amount"), _dec(flat, "tier flat amount"))
 
-    def v3(self) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if self.up_to is not None:
-            body["up_to_amount"] = format_numeric(self.up_to)
-        if self.unit_amount is not None:
-            body["unit_price"] = {"type": "unit", "amount": format_numeric(self.unit_amount)}
-        if self.flat_amount is not None:
-            body["flat_price"] = {"type": "flat", "amount": format_numeric(self.flat_amount)}
-        return body
-
-    def v1(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "flatPrice": None
-            if self.flat_amount is None
-            else {"type": "flat", "amount": format_numeric(self.flat_amount)},
-            "unitPrice": None
-            if self.unit_amount is None
-            else {"type": "unit", "amount": format_numeric(self.unit_amount)},
-        }
-        if self.up_to is not None:
-            body["upToAmount"] = format_numeric(self.up_to)
-        return body
+    def body(self, api: Api) -> dict[str, Any]:
+        return tier_body(self, api)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,28 +125,23 @@ class PriceInput:
     def is_flat(self) -> bool:
         return self.kind == "flat"
 
+    def body(self, api: Api, payment_term: PaymentTerm | None = None) -> dict[str, Any]:
+        """The price in ``api``'s shape (``payment_term``: v1 flat prices carry it)."""
+        term = None if payment_term is None else payment_term.value
+        body = price_body(api, self.kind, amount=self.amount, tiers=self.tiers, payment_term=term)
+        if body is None:
+            raise ValueError("v1 has no free price; omit the price instead")
+        return body
+
     def v3(self) -> dict[str, Any]:
-        if self.kind in ("unit", "flat"):
-            assert self.amount is not None
-            return {"type": self.kind, "amount": format_numeric(self.amount)}
-        if self.kind == "free":
-            return {"type": "free"}
-        return {"type": self.kind, "tiers": [t.v3() for t in self.tiers]}
+        return self.body("v3")
 
     def v1(self, payment_term: PaymentTerm | None = None) -> dict[str, Any]:
-        if self.kind == "free":
-            raise ValueError("v1 has no free price; omit the price instead")
-        if self.kind in ("unit", "flat"):
-            assert self.amount is not None
-            body: dict[str, Any] = {"type": self.kind, "amount": format_numeric(self.amount)}
-            if self.kind == "flat" and payment_term is not None:
-                body["paymentTerm"] = payment_term.value
-            return body
-        return {"type": "tiered", "mode": self.kind, "tiers": [t.v1() for t in self.tiers]}
+        return self.body("v1", payment_term)
 
 
 @dataclass(frozen=True, slots=True)
-class RateCardInput:
+class RateCardInput(_Body):
     """A plan rate card. Usage prices reference a feature; flat prices may (``billing_cadence``
     None means one-time). ``payment_term`` is always sent, so v1 and v3 mean the same thing."""
 
@@ -172,29 +165,18 @@ class RateCardInput:
     def is_usage(self) -> bool:
         return self.price is not None and not self.price.is_flat
 
-    def v3(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"key": self.key, "name": self.name}
-        if self.feature_id:
-            body["feature"] = {"id": self.feature_id}
-        if self.billing_cadence is not None:
-            body["billing_cadence"] = self.billing_cadence
-        body["payment_term"] = self.payment_term.value
-        body["price"] = self.price.v3() if self.price is not None else {"type": "free"}
-        return body
-
-    def v1(self) -> dict[str, Any]:
-        """v1 rate card; a feature is referenced by key (OpenMeter requires key == feature key)."""
-        feature_key = self.feature_key or (self.key if self.feature_id else None)
-        body: dict[str, Any] = {
-            "type": "usage_based" if self.is_usage else "flat_fee",
-            "key": self.key,
-            "name": self.name,
-        }
-        if feature_key:
-            body["featureKey"] = feature_key
-        body["billingCadence"] = self.billing_cadence
-        body["price"] = None if self.price is None else self.price.v1(self.payment_term)
-        return body
+    def body(self, api: Api) -> dict[str, Any]:
+        """The rate card in ``api``'s shape; v1 references a feature by key (OpenMeter requires
+        key == feature key), v3 by id."""
+        price = PriceInput("free") if self.price is None else self.price
+        return rate_card_body(
+            api,
+            self,
+            price=None if api == "v1" and self.price is None else price.body(api, self.payment_term),
+            usage=self.is_usage,
+            payment_term=self.payment_term.value,
+            feature_key=self.feature_key or (self.key if self.feature_id else None),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,21 +188,6 @@ class PhaseInput:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate_cards", tuple(self.rate_cards))
-
-    def v3(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"key": self.key, "name": self.name}
-        if self.duration is not None:
-            body["duration"] = self.duration
-        body["rate_cards"] = [rc.v3() for rc in self.rate_cards]
-        return body
-
-    def v1(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "name": self.name,
-            "duration": self.duration,
-            "rateCards": [rc.v1() for rc in self.rate_cards],
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,31 +209,16 @@ class PlanInput:
         if not self.phases:
             raise ValueError(f"plan {self.key}: at least one phase is required")
 
+    def body(self, api: Api, *, with_settlement_mode: bool = True) -> dict[str, Any]:
+        if with_settlement_mode:
+            return plan_body(api, self)
+        return plan_body(api, self, settlement_mode=None)
+
     def v3(self, *, with_settlement_mode: bool = True) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "key": self.key,
-            "name": self.name,
-            "currency": self.currency,
-            "billing_cadence": self.billing_cadence,
-            "pro_rating_enabled": self.pro_rating,
-        }
-        if with_settlement_mode and self.settlement_mode is not None:
-            body["settlement_mode"] = self.settlement_mode.value
-        body["phases"] = [ph.v3() for ph in self.phases]
-        return body
+        return self.body("v3", with_settlement_mode=with_settlement_mode)
 
     def v1(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "key": self.key,
-            "name": self.name,
-            "currency": self.currency,
-            "billingCadence": self.billing_cadence,
-            "proRatingConfig": {"enabled": self.pro_rating, "mode": "prorate_prices"},
-        }
-        if self.settlement_mode is not None:
-            body["settlementMode"] = self.settlement_mode.value
-        body["phases"] = [ph.v1() for ph in self.phases]
-        return body
+        return self.body("v1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -319,17 +319,6 @@ def test_bad_numeric_names_the_field() -> None:
         PriceView.from_api({"type": "unit", "amount": "ten"})
 
 
-def test_format_numeric_writes_openmeter_numerics() -> None:
-    assert [p.format_numeric(Decimal(v)) for v in ("0.10", "10", "1E+1", "-0.0", "100.000", "0.05")] == [
-        "0.1",
-        "10",
-        "10",
-        "0",
-        "100",
-        "0.05",
-    ]
-
-
 def test_item_timelines_follow_the_phase_item_order_and_versions_their_start() -> None:
     body = {
         "id": "s",

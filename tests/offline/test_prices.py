@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from contract.model.domain import PaymentTerm, Price, PriceType, Tier
-from contract.offline.prices import numeric, parse_price_v1, parse_price_v3, price_v1, price_v3
+from contract.offline.prices import numeric, parse_price, price_v1, price_v3
 from contract.offline.problems import ApiError
 
 GRADUATED_V3 = {
@@ -28,7 +28,7 @@ def test_numerics_are_normalised_like_openmeter() -> None:
 
 
 def test_a_v3_graduated_price_becomes_a_tiered_engine_price_and_back() -> None:
-    price = parse_price_v3(GRADUATED_V3, PaymentTerm.IN_ARREARS, "price")
+    price = parse_price(GRADUATED_V3, "price", "v3", PaymentTerm.IN_ARREARS)
     assert price == Price(
         PriceType.TIERED,
         Decimal(0),
@@ -45,7 +45,7 @@ def test_a_v3_graduated_price_becomes_a_tiered_engine_price_and_back() -> None:
 
 
 def test_v1_tiers_carry_both_price_keys_as_the_live_server_writes_them() -> None:
-    price = parse_price_v3(GRADUATED_V3, PaymentTerm.IN_ARREARS, "price")
+    price = parse_price(GRADUATED_V3, "price", "v3", PaymentTerm.IN_ARREARS)
     assert price_v1(price) == {
         "type": "tiered",
         "mode": "graduated",
@@ -54,18 +54,18 @@ def test_v1_tiers_carry_both_price_keys_as_the_live_server_writes_them() -> None
             {"flatPrice": None, "unitPrice": {"type": "unit", "amount": "0.05"}},
         ],
     }
-    assert parse_price_v1(price_v1(price), "price") == price
+    assert parse_price(price_v1(price), "price", "v1") == price
 
 
 def test_a_flat_price_keeps_its_payment_term() -> None:
-    price = parse_price_v3({"type": "flat", "amount": "30"}, PaymentTerm.IN_ADVANCE, "price")
+    price = parse_price({"type": "flat", "amount": "30"}, "price", "v3", PaymentTerm.IN_ADVANCE)
     assert price is not None and price.in_advance and price.amount == Decimal(30)
     assert price_v1(price) == {"type": "flat", "amount": "30", "paymentTerm": "in_advance"}
     assert price_v3(price) == {"type": "flat", "amount": "30"}
 
 
 def test_a_free_price_is_no_price() -> None:
-    assert parse_price_v3({"type": "free"}, PaymentTerm.IN_ARREARS, "price") is None
+    assert parse_price({"type": "free"}, "price", "v3", PaymentTerm.IN_ARREARS) is None
     assert price_v3(None) == {"type": "free"}
     assert price_v1(None) is None
 
@@ -100,5 +100,5 @@ def test_invalid_prices_are_400s_naming_the_field(raw: dict[str, object], messag
         PaymentTerm.IN_ADVANCE if raw.get("type") == "unit" and raw.get("amount") == "0.1" else PaymentTerm.IN_ARREARS
     )
     with pytest.raises(ApiError, match=message) as caught:
-        parse_price_v3(raw, term, "phases[0].rate_cards[0].price")
+        parse_price(raw, "phases[0].rate_cards[0].price", "v3", term)
     assert caught.value.status == 400
