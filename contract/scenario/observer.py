@@ -19,7 +19,7 @@ from datetime import datetime
 from contract.client import OpenMeterProblem
 from contract.client.models import Charge
 from contract.compare import Finding
-from contract.model import Snapshot
+from contract.model import Snapshot, format_time
 from contract.scenario.environment import Environment, StopScenario
 from contract.scenario.mapping import observe
 from contract.scenario.model import Step
@@ -176,13 +176,23 @@ class Observer:
         return False
 
     def synced_at(self, run: RunState) -> datetime | None:
+        """When the sync-state table last saw a successful sync of the current subscription. A
+        recording notes every answer (``sync_state``), so a replay reads the same ones."""
         if self.env.sync_states is None or run.subscription_id is None:
             return None
         try:
             row = self.env.sync_states.get(run.subscription_id)
         except Exception:
-            return None
-        return row.synced_at if row is not None else None
+            row = None
+        synced = row.synced_at if row is not None else None
+        recorder = self.env.client.recorder
+        if recorder is not None:
+            recorder.note(
+                "sync_state",
+                subscription=run.subscription_id,
+                synced_at=format_time(synced) if synced is not None else None,
+            )
+        return synced
 
 
 def same(a: dict[str, Snapshot], b: dict[str, Snapshot]) -> bool:

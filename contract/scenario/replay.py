@@ -30,6 +30,7 @@ from contract.limits import (
     json_depth_exceeds,
     read_input,
 )
+from contract.model.time import parse_time
 from contract.scenario.model import KEY_PATTERN, MAX_RUN_ID_LENGTH
 
 
@@ -52,16 +53,19 @@ class Recording:
 
         A segment starts at a ``note`` naming a ``scenario``; a recording without such notes (like
         OpenMeter's own in shared/openmeter/recorded) is one segment."""
-        starts = [n for n in self.notes if isinstance(n.get("scenario"), str)]
+        starts = [i for i, n in enumerate(self.notes) if isinstance(n.get("scenario"), str)]
         if len(starts) <= 1:
             return [self]
         out = []
-        for i, start in enumerate(starts):
-            first = int(start["_at"])
-            last = int(starts[i + 1]["_at"]) if i + 1 < len(starts) else len(self.exchanges)
-            part = tuple(replace(ex, index=k) for k, ex in enumerate(self.exchanges[first:last]))
-            notes = tuple(n for n in self.notes if first <= int(n["_at"]) < last and n is not start)
-            out.append(Recording(path=self.path, exchanges=part, notes=(start, *notes)))
+        for k, at in enumerate(starts):
+            end = starts[k + 1] if k + 1 < len(starts) else len(self.notes)
+            # notes go by their order in the file: a step's note is written after its exchanges,
+            # at the same exchange position as the next scenario's start, and stays with its run
+            notes = (self.notes[at], *(self.notes[:at] if k == 0 else ()), *self.notes[at + 1 : end])
+            first = int(self.notes[at]["_at"])
+            last = int(self.notes[end]["_at"]) if end < len(self.notes) else len(self.exchanges)
+            part = tuple(replace(ex, index=i) for i, ex in enumerate(self.exchanges[first:last]))
+            out.append(Recording(path=self.path, exchanges=part, notes=notes))
         return out
 
     @property
@@ -173,10 +177,44 @@ class ReplayLogs:
         return list(parse_lines(lines, source="recording"))
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedSyncState:
+    synced_at: datetime | None
+
+
+class ReplaySyncStates:
+    """The sync-state answers a recording carries (``sync_state`` notes), given back in the order
+    the recorded run asked for them; a subscription other than the recorded one, or a question
+    past the last answer, gets no row."""
+
+    def __init__(self, recording: Recording) -> None:
+        self._answers = [n for n in recording.notes if n.get("step") == "sync_state"]
+        self._next = 0
+
+    @staticmethod
+    def carried_by(recording: Recording) -> bool:
+        return any(n.get("step") == "sync_state" for n in recording.notes)
+
+    def get(self, subscription_id: str) -> RecordedSyncState | None:
+        if self._next >= len(self._answers):
+            return None
+        answer = self._answers[self._next]
+        self._next += 1
+        synced = answer.get("synced_at")
+        if answer.get("subscription") != subscription_id or not isinstance(synced, str):
+            return None
+        try:
+            return RecordedSyncState(parse_time(synced))
+        except ValueError:
+            return None
+
+
 __all__ = [
     "RecordedExchange",
+    "RecordedSyncState",
     "Recording",
     "ReplayLogs",
+    "ReplaySyncStates",
     "ReplayTransport",
     "is_mutating",
     "load_recording",

@@ -24,7 +24,7 @@ from contract.errors import InputError, NoOpenMeterError
 from contract.model import Behaviour
 from contract.scenario.environment import Environment, ForceSyncOutcome, PollPolicy
 from contract.scenario.model import DEFAULT_END_PRORATION, DEFAULT_PROGRESSIVE_BILLING
-from contract.scenario.replay import Recording, ReplayLogs, ReplayTransport, load_recording
+from contract.scenario.replay import Recording, ReplayLogs, ReplaySyncStates, ReplayTransport, load_recording
 from contract.scenario.result import LogEvidence, Target, TargetKind
 from contract.worklog.records import LogRecord
 
@@ -311,6 +311,7 @@ def open_replay(
         clock=clock,
         target=target,
         logs=ReplayLogs(recording) if ReplayLogs.carried_by(recording) else None,
+        sync_states=ReplaySyncStates(recording) if ReplaySyncStates.carried_by(recording) else None,
         poll=poll or PollPolicy(),
         progress=progress,
         scan_logs=scan_logs,
