@@ -103,6 +103,8 @@ def _finish(result: RunResult, report_md: str | None, junit: str | None) -> int:
     return result.exit_code
 
 
+#: How far a replay looks ahead for a step's sync when neither --deadline nor the recording says.
+DEFAULT_REPLAY_DEADLINE_S = 60.0
 #: The longest ``--deadline`` (seconds to wait for one step's sync).
 MAX_DEADLINE_S = 3600.0
 
@@ -292,9 +294,8 @@ def run(
 @click.option(
     "--deadline",
     type=float,
-    default=60.0,
-    show_default=True,
-    help="recorded seconds to look ahead for each step's sync",
+    default=None,
+    help="recorded seconds to look ahead for each step's sync  [default: the recorded run's own, else 60]",
 )
 def replay(
     recording: str,
@@ -302,12 +303,12 @@ def replay(
     scenarios_dir: str,
     report_md: str | None,
     junit: str | None,
-    deadline: float,
+    deadline: float | None,
 ) -> int:
     """Judge a recorded run again, offline: same verdict and report, marked as a replay.
 
     A recording of several scenarios (``omcontract run --record``) is judged scenario by scenario."""
-    poll = _poll(deadline)
+    given = _poll(deadline) if deadline is not None else None
     for option, out in (("--report-md", report_md), ("--junit", junit)):
         if out is not None:
             check_output_path(Path(out), option)
@@ -330,6 +331,7 @@ def replay(
             raise InputError(
                 f"the recording is a run of scenario {segment.scenario_id!r}, not {scenario.id!r}", file=recording
             )
+        poll = given or _poll(min(segment.recorded_deadline or DEFAULT_REPLAY_DEADLINE_S, MAX_DEADLINE_S))
         with open_replay(segment, poll=poll) as session:
             if capabilities is not None:  # what the recorded client had learnt (e.g. v1 fallbacks) carries on
                 session.env.client.capabilities = capabilities

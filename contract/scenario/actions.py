@@ -296,6 +296,8 @@ def resync(actor: Actor, run: RunState, step: ResyncStep) -> Acted:
     outcome = actor.env.force_sync(run.customer_id)
     if outcome is None:
         raise StopScenario("forcing a subscription sync is not available on this OpenMeter")
+    if actor.client.recorder is not None:  # a replay gives the same outcome back
+        actor.client.recorder.note("force_sync", ok=outcome.ok, detail=outcome.detail, output=outcome.output)
     view = actor.read_view(run)
     # the jobs command only syncs; it does not invoice what became due
     actor.engine_sync(run, view, as_of=actor.env.clock.now(), kind="sync_only")

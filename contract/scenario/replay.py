@@ -69,6 +69,15 @@ class Recording:
         return out
 
     @property
+    def recorded_deadline(self) -> float | None:
+        """How long the recorded run polled for a step's sync (its start note), when it says."""
+        for note in self.notes:
+            value = note.get("deadline_s")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                return float(value)
+        return None
+
+    @property
     def run_id(self) -> str | None:
         """The recorded run's unique key suffix (``run_id``, or ``uniq`` in OpenMeter recordings)."""
         for note in self.notes:
@@ -209,6 +218,15 @@ class ReplaySyncStates:
             return None
 
 
+def recorded_force_syncs(recording: Recording) -> list[tuple[bool, str, str]]:
+    """(ok, detail, output) of each forced sync the recorded run made (``force_sync`` notes), in order."""
+    out = []
+    for note in recording.notes:
+        if note.get("step") == "force_sync" and isinstance(note.get("ok"), bool):
+            out.append((bool(note["ok"]), str(note.get("detail") or ""), str(note.get("output") or "")))
+    return out
+
+
 __all__ = [
     "RecordedExchange",
     "RecordedSyncState",
@@ -219,4 +237,5 @@ __all__ = [
     "is_mutating",
     "load_recording",
     "parse_recording",
+    "recorded_force_syncs",
 ]

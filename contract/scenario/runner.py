@@ -99,7 +99,11 @@ class Runner:
         run = RunState(scenario, keys, EngineTimeline(scenario.sync_config(), self.env.behaviour))
         if self.client.recorder is not None:
             self.client.recorder.note(
-                "start", scenario=scenario.id, run_id=keys.run_id, target=self.env.target.kind.value
+                "start",
+                scenario=scenario.id,
+                run_id=keys.run_id,
+                target=self.env.target.kind.value,
+                deadline_s=self.env.poll.deadline_s,  # a replay polls as long as the run did
             )
         steps: list[StepResult] = []
         verdict, reason = self._setup_or_fail(run)

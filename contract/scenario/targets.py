@@ -24,7 +24,14 @@ from contract.errors import InputError, NoOpenMeterError
 from contract.model import Behaviour
 from contract.scenario.environment import Environment, ForceSyncOutcome, PollPolicy
 from contract.scenario.model import DEFAULT_END_PRORATION, DEFAULT_PROGRESSIVE_BILLING
-from contract.scenario.replay import Recording, ReplayLogs, ReplaySyncStates, ReplayTransport, load_recording
+from contract.scenario.replay import (
+    Recording,
+    ReplayLogs,
+    ReplaySyncStates,
+    ReplayTransport,
+    load_recording,
+    recorded_force_syncs,
+)
 from contract.scenario.result import LogEvidence, Target, TargetKind
 from contract.worklog.records import LogRecord
 
@@ -302,9 +309,13 @@ def open_replay(
     closers.callback(client.close)
     target = Target(TargetKind.REPLAY, recording.base_url, version=recording.version, recording=str(path))
 
+    forced = iter(recorded_force_syncs(recording))
+
     def force(customer_id: str) -> ForceSyncOutcome:
-        # the recorded run forced the sync here; its effect is in the recorded responses that follow
-        return ForceSyncOutcome(True, "replayed: the recorded run forced a subscription sync here")
+        # the recorded run forced the sync here; its effect is in the recorded responses that follow,
+        # its outcome in a note (recordings from before the note say only that it happened)
+        ok, detail, output = next(forced, (True, "replayed: the recorded run forced a subscription sync here", ""))
+        return ForceSyncOutcome(ok, detail, output=output)
 
     env = Environment(
         client=client,

@@ -154,31 +154,43 @@ def test_a_recording_carries_the_worker_log_so_the_replay_names_the_signature(tm
     assert step.explanation is not None and "issue-4412 behaviour predicts exactly" in step.explanation
 
 
-def _judgement(result: object) -> list[tuple[int, str, int, tuple[str, ...], bool | None]]:
+def _judgement(result: object) -> list[tuple[int, str, str, tuple[str, ...], tuple[str, ...], bool | None]]:
     steps = result.steps  # type: ignore[attr-defined]
     return [
-        (s.index, s.verdict.value, len(s.findings), tuple(sorted(ev.signature for ev in s.logs)), s.sync_ran)
+        (
+            s.index,
+            s.verdict.value,
+            s.summary,
+            tuple(f.one_line() for f in s.findings),
+            tuple(sorted(ev.signature for ev in s.logs)),
+            s.sync_ran,
+        )
         for s in steps
     ]
 
 
 def test_a_recording_of_several_runs_replays_each_with_its_own_log_and_sync_states(tmp_path: Path) -> None:
     """Each run's last worker-log note is written at the exchange position where the next run
-    starts: it must stay with its own run. The sync-state answers are recorded too, so the replay
-    judges the sync-succeeded invariant as the run did."""
+    starts: it must stay with its own run. The sync-state answers, a forced sync's outcome and the
+    polling deadline are recorded too, so the replay judges every step as the run did, finding by
+    finding (renewal's forced sync fails under #4412)."""
     from contract.model import Behaviour
+    from contract.scenario.environment import PollPolicy
     from contract.scenario.loader import load_scenario
     from contract.scenario.runner import Runner
     from contract.scenario.targets import open_offline, open_replay
 
-    scenarios = [load_scenario(SCENARIOS / f"{name}.yaml") for name in ("cancel-next-billing-cycle", "plan-edit")]
+    scenarios = [
+        load_scenario(SCENARIOS / f"{name}.yaml") for name in ("cancel-next-billing-cycle", "plan-edit", "renewal")
+    ]
     record = tmp_path / "two.jsonl"
     with open_offline(Behaviour.ISSUE_4412, record=record) as session:
         runs = [Runner(session.env).run(scenario) for scenario in scenarios]
     segments = load_recording(record).segments()
     assert [s.scenario_id for s in segments] == [s.id for s in scenarios]
     for scenario, run, segment in zip(scenarios, runs, segments, strict=True):
-        with open_replay(segment) as session:
+        assert segment.recorded_deadline == PollPolicy().deadline_s
+        with open_replay(segment, poll=PollPolicy(deadline_s=segment.recorded_deadline)) as session:
             replayed = Runner(session.env).run(scenario, run_id=segment.run_id)
         assert _judgement(replayed) == _judgement(run)
         assert any(s.sync_ran is False for s in replayed.steps)  # the failing sync is seen as such
