@@ -242,7 +242,8 @@ def open_offline(
     start: datetime | None = None,
     wrap_transport: Callable[[httpx.BaseTransport], httpx.BaseTransport] | None = None,
 ) -> Session:
-    """The suite's offline OpenMeter (the reference engine behind respx): not evidence about OpenMeter."""
+    """The suite's offline OpenMeter (the reference engine behind one router per resource): not
+    evidence about OpenMeter."""
     from contract.model import SyncConfig
     from contract.offline import OfflineOpenMeter
 
