@@ -97,8 +97,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "the billing period is not clipped to the phase start"),
     # ---------------------------------------------------------------- model/engine.py
     Mutant("E1", M + "engine.py",
-           "return invoice_pending_lines(state, customer_id, at, as_of, progressive, legacy_mirror_ids=self._legacy)",
-           "return invoice_pending_lines(state, customer_id, at, as_of, progressive, legacy_mirror_ids=False)",
+           "            legacy_mirror_ids=self._legacy,\n            auto_advance=",
+           "            legacy_mirror_ids=False,\n            auto_advance=",
            "the issue-4412 switch is ignored at invoicing", issue=True),
     Mutant("E2", M + "engine.py", "include_charge_managed=self._legacy,", "include_charge_managed=False,",
            "the issue-4412 loader is never used"),
