@@ -184,6 +184,10 @@ def _divides(larger: Duration, smaller: Duration) -> bool:
     return True
 
 
+#: The billing cadences OpenMeter accepts for a plan (upstream productcatalog validation).
+PLAN_CADENCES: tuple[str, ...] = ("P1W", "P2W", "P4W", "P1M", "P3M", "P6M", "P12M", "P1Y")
+
+
 def cadences_align(plan: Duration, rate_card: Duration) -> bool:
     """OpenMeter's alignment rule: a rate card's cadence equals, divides or is a multiple of its plan's,
     whatever the length of the months and days involved (``P1D`` divides ``P1M``; ``P1W`` and ``P1M``

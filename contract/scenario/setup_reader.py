@@ -15,7 +15,7 @@ from decimal import Decimal
 import yaml
 
 from contract.model.domain import EndProrationMode, PaymentTerm, SettlementMode
-from contract.model.time import Duration, cadences_align
+from contract.model.time import PLAN_CADENCES, Duration, cadences_align
 from contract.scenario.model import (
     Aggregation,
     CustomerSpec,
@@ -36,7 +36,6 @@ from contract.scenario.node import ScenarioNode
 from contract.yamlread import missing_ref, optional, optional_text
 
 #: Plan billing cadences OpenMeter accepts (``plan_billing_cadence_invalid`` otherwise).
-PLAN_CADENCES: tuple[str, ...] = ("P1W", "P2W", "P4W", "P1M", "P3M", "P6M", "P12M", "P1Y")
 _ISSUE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+#[0-9]+$")
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from contract.model.domain import PaymentTerm, Price, SettlementMode
-from contract.model.time import Duration, cadences_align
+from contract.model.time import PLAN_CADENCES, Duration, cadences_align
 from contract.offline.catalog.common import RESOURCE_FIELDS, currency_code
 from contract.offline.prices import parse_choice, parse_payment_term, parse_price
 from contract.offline.problems import Api, ApiError, Fields, Issue
@@ -34,7 +34,6 @@ __all__ = [
     "validate_plan",
 ]
 
-PLAN_CADENCES = ("P1W", "P2W", "P4W", "P1M", "P3M", "P6M", "P12M", "P1Y")
 
 #: What v3 accepts (``additionalProperties: false``); v1 bodies are not checked for extra keys.
 _V3_PLAN_KEYS = (*RESOURCE_FIELDS, "key", "currency", "billing_cadence", "pro_rating_enabled", "phases")
