@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from contract.client import _parse as p
 from contract.client.core import V3, ClientCore, Reply
@@ -120,6 +120,14 @@ class BillingCalls(ClientCore):
         body = self._get(path, params)
         swap = self.swap_v1_line_ids
         return self._parsed("invoice", "GET", path, lambda: Invoice.from_v1(body, swap_subscription_ids=swap))
+
+    def invoice_action(self, invoice_id: str, action: Literal["snapshot-quantities", "approve"]) -> Invoice:
+        """v1 ``POST /billing/invoices/{id}/{action}``: end the collection wait now
+        (``snapshot-quantities``) or approve the draft (``approve``); the invoice as it is after."""
+        path = f"/api/v1/billing/invoices/{invoice_id}/{action}"
+        body = self._post(path)
+        swap = self.swap_v1_line_ids
+        return self._parsed("invoice", "POST", path, lambda: Invoice.from_v1(body, swap_subscription_ids=swap))
 
     def gathering_invoice(self, customer_id: str, currency: str) -> Invoice | None:
         """The customer's live gathering invoice in ``currency`` (None when there is none)."""

@@ -21,7 +21,8 @@ What is generated, by dimension (the README lists the same table):
 * actions — subscribe (anchor now or in the past), ingest, cancel (immediate, next billing
   cycle, at the current period's end), edit (add, remove, re-price), change plan (now, next
   cycle), continue, restore (delete the scheduled successor of a plan change, keep the previous
-  subscription), invoice pending lines (progressive or not), renewal through a forced sync.
+  subscription), invoice pending lines (progressive or not), approve the draft invoices,
+  renewal through a forced sync.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ DIMENSIONS: tuple[tuple[str, str], ...] = (
     ("continue after a scheduled cancel", "generated"),
     ("invoice pending lines, progressive or not", "generated"),
     ("renewal through a forced sync (needs a force-sync command)", "generated"),
-    ("approve / issue the draft invoice", "not yet"),
+    ("approve the draft invoices (collection ended first)", "generated"),
     ("delete a scheduled subscription and restore the previous one", "generated"),
 )
 
@@ -81,6 +82,7 @@ ACTIONS = (
     "continue",
     "change_plan_now",
     "invoice",
+    "approve",
     "renew",
     "cancel_now",
 )
@@ -327,6 +329,8 @@ def _step_for(draw: st.DrawFn, intention: str, life: _Life, cadence: str, surfac
     if intention == "invoice":
         progressive = draw(st.sampled_from([None, True, False]))
         return {"invoice": {} if progressive is None else {"progressive": progressive}}
+    if intention == "approve":
+        return {"approve": {}}
     if intention == "renew" and life.renewable and surface.can_force_sync and not life.renewed and active:
         life.renewed = True
         return {"wait": {"until": "current_period_end", "plus": "PT2S", "max": "PT1M"}}

@@ -30,6 +30,7 @@ from contract.model.time import add, floor_second
 from contract.scenario.environment import Environment, StopScenario
 from contract.scenario.mapping import MappingError, to_engine_subscription
 from contract.scenario.model import (
+    ApproveStep,
     CancelStep,
     ChangePlanStep,
     ContinueStep,
@@ -272,6 +273,18 @@ def invoice(actor: Actor, run: RunState, step: InvoiceStep) -> Acted:
     return Acted(f"invoiced pending lines: {len(invoices)} invoice(s)", True)
 
 
+def approve(actor: Actor, run: RunState, step: ApproveStep) -> Acted:
+    c, clock = actor.client, actor.env.clock
+    drafts = [i for i in c.list_invoices(run.customer_id, statuses=["draft"]) if i.status == "draft"]
+    for draft in drafts:
+        if (draft.extended_status or "").endswith("waiting_for_collection"):
+            c.invoice_action(draft.id, "snapshot-quantities")  # approval waits for the collection
+        c.invoice_action(draft.id, "approve")
+    now = clock.now()
+    run.timeline.apply(EngineCall("approve", None, run.customer_id, now, now))
+    return Acted(f"approved {len(drafts)} draft invoice(s)", True)
+
+
 def wait(actor: Actor, run: RunState, step: WaitStep) -> Acted:
     clock = actor.env.clock
     target = add(actor.resolve(run, step.until), step.plus)
@@ -328,6 +341,7 @@ ACTIONS: Mapping[type[StepBase], Action] = MappingProxyType(
         RestoreStep: Action(restore),
         ContinueStep: Action(continue_),
         InvoiceStep: Action(invoice),
+        ApproveStep: Action(approve),
         WaitStep: Action(wait),
         ResyncStep: Action(resync),
     }

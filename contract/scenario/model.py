@@ -389,6 +389,14 @@ class InvoiceStep(StepBase):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveStep(StepBase):
+    """Approve the customer's draft invoices now (v1 ``/snapshot-quantities`` first where their
+    collection is pending, then ``/approve``): issued, and paid at once by the sandbox app."""
+
+    kind: ClassVar[str] = "approve"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WaitStep(StepBase):
     """Wait until ``until + plus`` on the runner's clock; give up (fail) beyond ``max`` from now."""
 
@@ -415,6 +423,7 @@ Step = (
     | ContinueStep
     | RestoreStep
     | InvoiceStep
+    | ApproveStep
     | WaitStep
     | ResyncStep
 )
@@ -428,6 +437,7 @@ STEP_TYPES: tuple[type[StepBase], ...] = (
     ContinueStep,
     RestoreStep,
     InvoiceStep,
+    ApproveStep,
     WaitStep,
     ResyncStep,
 )
@@ -513,6 +523,7 @@ __all__ = [
     "SUBSCRIPTION_PLACEHOLDER",
     "ZERO_DURATION",
     "Aggregation",
+    "ApproveStep",
     "CancelStep",
     "ChangePlanStep",
     "ContinueStep",

@@ -42,6 +42,7 @@ _STEP_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "continue": ((), ()),
     "restore": ((), ()),
     "invoice": (("as_of", "progressive"), ()),
+    "approve": ((), ()),
     "wait": (("until", "plus", "max"), ("until",)),
     "resync": (("force",), ()),
 }
@@ -339,6 +340,11 @@ class StepReader:
         if until.name == "current_period_end" and self.life.state == "canceled":
             self.life.state = "inactive"  # a scheduled cancel takes effect at the period end
         return sm.WaitStep(until=until, plus=plus, max=limit, **common)
+
+    def _approve(
+        self, n: ScenarioNode, m: dict[str, ScenarioNode], common: dict[str, Any], refused: bool
+    ) -> sm.ApproveStep:
+        return sm.ApproveStep(**common)
 
     def _resync(self, n: ScenarioNode, m: _Fields, common: _Common, refused: bool) -> sm.ResyncStep:
         self._need_subscription(n, "resync")

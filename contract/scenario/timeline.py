@@ -17,7 +17,7 @@ from contract.model import Behaviour, Engine, EngineState, Snapshot, Subscriptio
 class EngineCall:
     """One engine operation of a run, replayable under another behaviour."""
 
-    kind: str  # "sync" (sync, then invoice what is due, as the worker does) | "sync_only" | "invoice"
+    kind: str  # "sync" (sync, then invoice what is due, as the worker does) | "sync_only" | "invoice" | "approve"
     subscription: Subscription | None
     customer_id: str
     as_of: datetime
@@ -55,6 +55,8 @@ def _apply(engine: Engine, state: EngineState, call: EngineCall) -> tuple[Engine
     if call.kind == "invoice":
         inv = engine.invoice(state, call.customer_id, call.now, call.as_of, call.progressive)
         return inv.state, None
+    if call.kind == "approve":
+        return engine.approve(state, call.customer_id, call.now), None
     assert call.subscription is not None
     if call.kind == "sync_only":
         res = engine.sync(state, call.subscription, call.as_of, now=call.now)

@@ -701,3 +701,21 @@ def test_a_line_on_a_draft_standard_invoice_keeps_its_invoice_at_when_prorated()
     assert patched.service_period == Period(t("2024-01-01"), t("2024-01-15"))
     assert patched.amount == Decimal("14.00")
     assert patched.invoice_at == t("2024-02-01")
+
+
+def test_approving_collects_issues_and_settles_every_draft_at_once() -> None:
+    """Live on HEAD 7e57a394a: snapshot-quantities then approve on a draft holding a final usage run
+    leaves the invoice paid and the usage charge final (sandbox app)."""
+    sub = simple(usage())
+    engine = Engine(config=SyncConfig(auto_advance=True))
+    state = synced(engine, sub, "2024-02-01T00:00:01Z")
+    invoiced = engine.invoice(state, "C", t("2024-02-01T00:00:01Z"))
+    [draft_id] = invoiced.invoice_ids
+    usage_charge = "S/default/api/v[0]/period[0]"
+    waiting = engine.snapshot(invoiced.state, "S").by_id()[usage_charge]
+    assert waiting.status == "active.realization.waiting_for_collection"
+    approved = engine.approve(invoiced.state, "C", t("2024-02-01T00:05:00Z"))
+    assert engine.snapshot(approved, "S").by_id()[usage_charge].status == "final"
+    paid = approved.customer("C").invoices[draft_id]
+    assert (paid.status, paid.immutable) == ("paid", True)
+    assert engine.approve(approved, "C", t("2024-02-01T00:06:00Z")) == replace(approved, now=t("2024-02-01T00:06:00Z"))

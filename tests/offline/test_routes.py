@@ -85,6 +85,8 @@ _API = {
     ("GET", "/api/v1/billing/invoices"),
     ("POST", "/api/v1/billing/invoices/invoice"),
     ("GET", "/api/v1/billing/invoices/{iid}"),
+    ("POST", "/api/v1/billing/invoices/{iid}/snapshot-quantities"),
+    ("POST", "/api/v1/billing/invoices/{iid}/approve"),
 }
 
 

@@ -468,3 +468,28 @@ def test_the_fake_refuses_bad_construction_arguments(clock: VirtualClock) -> Non
         OfflineOpenMeter(clock=clock, sync_after_reads=-1)
     with pytest.raises(ValueError, match="latency"):
         OfflineOpenMeter(clock=clock, latency=timedelta(seconds=-1))
+
+
+def test_approving_the_draft_ends_its_collection_and_pays_it_and_its_charges_are_final(
+    om: OpenMeterClient, clock: VirtualClock
+) -> None:
+    """As measured live on HEAD 7e57a394a: after snapshot-quantities and approve the draft is paid
+    (sandbox app) and its charges, whose runs reach their service period's end, are final."""
+    setup = setup_4412(om)
+    sub = om.create_subscription(setup.customer.id, plan_id=setup.plan.id)
+    settled(om, setup.customer.id)
+    clock.advance(timedelta(seconds=2))
+    om.cancel_subscription(sub.id, "immediate")
+    _, [draft] = settled(om, setup.customer.id)
+    collected = om.invoice_action(draft.id, "snapshot-quantities")
+    assert collected.status == "draft"
+    paid = om.invoice_action(draft.id, "approve")
+    assert (paid.status, paid.extended_status) == ("paid", "paid")
+    charges, _ = settled(om, setup.customer.id)
+    assert {c.status for c in charges} == {"final"}
+    with pytest.raises(OpenMeterProblem) as refused:
+        om.invoice_action(draft.id, "approve")  # not a draft any more
+    assert refused.value.status == 400
+    with pytest.raises(OpenMeterProblem) as unknown:
+        om.invoice_action("01NOSUCHINVOICE0000000000A", "approve")
+    assert unknown.value.status == 404

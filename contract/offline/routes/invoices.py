@@ -1,4 +1,5 @@
-"""Routes of invoices (v1): list, get, and invoice a customer's pending lines now.
+"""Routes of invoices (v1): list, get, invoice a customer's pending lines now, end a draft's
+collection wait (``snapshot-quantities``) and approve it.
 
 Listing and getting are reads the billing worker counts (:meth:`~contract.offline.sync.
 BillingWorker.note_read`); invoicing first handles every pending subscription event.
@@ -12,6 +13,8 @@ from typing import Any
 import httpx
 
 from contract.model.engine import Engine
+from contract.model.invoicing import collect_invoices, issue_invoices, settle_invoices
+from contract.model.persisted import DRAFT
 from contract.offline.billing import invoice_v1
 from contract.offline.catalog import invoice_workflow_v1
 from contract.offline.paging import bool_param, v1_paging
@@ -102,3 +105,33 @@ def invoice_pending(s: OfflineState, request: httpx.Request) -> Reply:
         raise ApiError(400, message, issues=(Issue("invoice_create_no_lines", message),))
     s.worker.commit(result.state, now)
     return 201, [_render(s, iid, customer.id, with_lines=True) for iid in result.invoice_ids]
+
+
+def _draft_of(s: OfflineState, iid: str) -> str:
+    """The customer of draft invoice ``iid`` (404 when unknown, 400 when not a draft)."""
+    for customer_id, cust in s.worker.state.customers.items():
+        invoice = cust.invoices.get(iid)
+        if invoice is not None and not invoice.deleted:
+            if invoice.status != DRAFT:
+                raise ApiError(400, f"invoice {iid} is {invoice.status}, not a draft: invoice cannot advance")
+            return customer_id
+    raise ApiError.not_found("invoice", iid)
+
+
+@ROUTER.post(f"{V1}/billing/invoices/{{iid}}/snapshot-quantities")
+def snapshot_quantities(s: OfflineState, request: httpx.Request, iid: str) -> Reply:
+    """End the draft's collection wait now: its charges move on to processing."""
+    s.worker.flush()
+    customer_id, now = _draft_of(s, iid), s.now()
+    s.worker.commit(collect_invoices(s.worker.state, customer_id, now, (iid,)), now)
+    return 200, _render(s, iid, customer_id, with_lines=True)
+
+
+@ROUTER.post(f"{V1}/billing/invoices/{{iid}}/approve")
+def approve(s: OfflineState, request: httpx.Request, iid: str) -> Reply:
+    """Approve the draft: issued, and paid at once (the sandbox app)."""
+    s.worker.flush()
+    customer_id, now = _draft_of(s, iid), s.now()
+    issued = issue_invoices(s.worker.state, customer_id, now, (iid,))
+    s.worker.commit(settle_invoices(issued, customer_id, now, (iid,)), now)
+    return 200, _render(s, iid, customer_id, with_lines=True)
