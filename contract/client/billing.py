@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from contract.client import _parse as p
 from contract.client.core import V3, ClientCore, Reply
 from contract.client.errors import OpenMeterProblem, OpenMeterResponseError
 from contract.client.inputs import Amount, Event
 from contract.client.models import Charge, CreditBalances, CreditGrant, Invoice
 from contract.model.time import format_time, require_utc
+from contract.wire import read as p
 
 CHARGE_STATUSES_ALL = ("created", "active", "final", "deleted")
 

@@ -33,13 +33,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from contract.client import _parse as p
 from contract.client.billing import CHARGE_STATUSES_ALL, BillingCalls
 from contract.client.core import PROBE_TIMEOUT_S, V3, Capabilities, Reply
 from contract.client.errors import OpenMeterError, OpenMeterProblem, OpenMeterResponseError
 from contract.client.models import BillingProfile, Customer, Feature, Meter, ServerVersion
 from contract.client.subscriptions import SubscriptionCalls
 from contract.model.time import format_time, require_utc
+from contract.wire import read as p
 
 
 class OpenMeterClient(SubscriptionCalls, BillingCalls):

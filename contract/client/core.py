@@ -23,7 +23,6 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from contract import __version__
-from contract.client import _parse as p
 from contract.client.deadline import DeadlineTransport
 from contract.client.errors import OpenMeterProblem, OpenMeterResponseError, OpenMeterUnreachable, parse_problem
 from contract.client.masking import ApiKey, mask_secrets
@@ -46,6 +45,7 @@ from contract.client.transports import (
 )
 from contract.errors import InputError
 from contract.findings import Finding
+from contract.wire import read as p
 
 log = logging.getLogger("contract.client")
 T = TypeVar("T")

@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from contract.client import _parse as p
 from contract.client.core import V3, ClientCore
 from contract.client.errors import OpenMeterProblem
 from contract.client.inputs import EditOp, PlanInput, Timing, edit_ops_v1, timing_value
 from contract.client.models import ChangeResult, Plan, SubscriptionSummary, SubscriptionView
 from contract.model.domain import SettlementMode
 from contract.model.time import format_time, require_utc
+from contract.wire import read as p
 
 
 def _change_result(body: Any, summary: Callable[[Any, str], SubscriptionSummary]) -> ChangeResult:

@@ -30,10 +30,10 @@ from contract.model.chargestack import status_is_deterministic
 from contract.model.domain import Backend, Subscription, SyncConfig
 from contract.model.invoicing import (
     InvoiceResult,
+    approve_invoices,
     collect_invoices,
     invoice_pending_lines,
     issue_invoices,
-    settle_invoices,
 )
 from contract.model.persisted import (
     DRAFT,
@@ -190,17 +190,19 @@ class Engine:
         :func:`~contract.model.chargestack.on_invoice_issued`)."""
         return issue_invoices(state, customer_id, now, invoice_ids)
 
-    def approve(self, state: EngineState, customer_id: str, now: datetime) -> EngineState:
-        """Approve the customer's draft invoices at ``now`` (v1 ``/snapshot-quantities`` where a
-        collection is pending, then ``/approve``): each is issued (:meth:`issue`) and, the suite's
-        invoicing app being the sandbox app, paid at once, so charges awaiting payment settlement
-        become ``final`` (measured live on HEAD 7e57a394a, 2026-12-03)."""
-        drafts = tuple(
+    def approve(
+        self, state: EngineState, customer_id: str, now: datetime, invoice_ids: tuple[str, ...] | None = None
+    ) -> EngineState:
+        """Approve the customer's draft invoices (or the given ones) at ``now`` (v1
+        ``/snapshot-quantities`` where a collection is pending, then ``/approve``): each is issued
+        (:meth:`issue`) and, the suite's invoicing app being the sandbox app, paid at once, so charges
+        awaiting payment settlement become ``final`` (measured live on HEAD 7e57a394a, 2026-12-03)."""
+        drafts = invoice_ids or tuple(
             i.id for i in state.customer(customer_id).invoices.values() if i.status == DRAFT and not i.deleted
         )
         if not drafts:
             return replace(state, now=now)
-        return settle_invoices(issue_invoices(state, customer_id, now, drafts), customer_id, now, drafts)
+        return approve_invoices(state, customer_id, now, drafts)
 
     def sync_and_invoice(
         self,

@@ -185,12 +185,10 @@ def invoice_pending_lines(
     nothing_to_collect = tuple(
         i for i in created if all(ln.is_flat for ln in ws.lines.values() if ln.invoice_id == i and not ln.deleted)
     )
-    if nothing_to_collect:
+    if nothing_to_collect and auto_advance:
+        new_state = approve_invoices(new_state, customer_id, at, nothing_to_collect)
+    elif nothing_to_collect:
         new_state = collect_invoices(new_state, customer_id, at, nothing_to_collect)
-        if auto_advance:
-            new_state = settle_invoices(
-                issue_invoices(new_state, customer_id, at, nothing_to_collect), customer_id, at, nothing_to_collect
-            )
     return InvoiceResult(new_state, tuple(invoiced), tuple(created))
 
 
@@ -257,11 +255,18 @@ def settle_invoices(state: EngineState, customer_id: str, now: datetime, invoice
     return state.with_customer(customer_id, ws.freeze(), ws.next_seq, now)
 
 
+def approve_invoices(state: EngineState, customer_id: str, now: datetime, invoice_ids: tuple[str, ...]) -> EngineState:
+    """Approve the given drafts at ``now``: issued (:func:`issue_invoices`, collection first) and, the
+    suite's invoicing app being the sandbox app, paid at once (:func:`settle_invoices`)."""
+    return settle_invoices(issue_invoices(state, customer_id, now, invoice_ids), customer_id, now, invoice_ids)
+
+
 __all__ = [
     "ISSUED",
     "PAID",
     "InvoiceResult",
     "LineEngine",
+    "approve_invoices",
     "billable_period",
     "collect_invoices",
     "invoice_pending_lines",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
 from contract.client import OpenMeterClient, OpenMeterError, OpenMeterProblem, OpenMeterUnreachable
@@ -225,7 +224,7 @@ class Runner:
         recorder.note(f"{step.index}:{step.kind}", worker_log=lines, logs_available=self.env.logs is not None)
 
     def _run_marked_step(self, run: RunState, step: Step, log_mark: object | None) -> StepResult:
-        with schema_findings(self.client) as schema:
+        with self.client.collect_findings() as schema:
             t0 = self.env.clock.monotonic()
             synced_before = self.observer.synced_at(run)
             before = dict(run.last_observed)
@@ -321,12 +320,6 @@ class Runner:
         if step.refused is None:
             raise _StopWith(result)  # the rest of the scenario depends on this step
         return result
-
-
-def schema_findings(client: OpenMeterClient) -> AbstractContextManager[list[Finding]]:
-    """The responses inside the block that do not match OpenMeter's OpenAPI documents (the client's
-    validator), as findings collected per call (:meth:`OpenMeterClient.collect_findings`)."""
-    return client.collect_findings()
 
 
 class _StopWith(StopScenario):

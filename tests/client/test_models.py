@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from contract.client import _parse as p
 from contract.client.models import (
     BillingProfile,
     Charge,
@@ -26,6 +25,7 @@ from contract.client.models import (
 )
 from contract.model.domain import PaymentTerm, PriceType, SettlementMode, Tier
 from contract.model.time import Period
+from contract.wire import read as p
 
 from .helpers import Recording, load_recording, path_of, recorded
 

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 
 from contract.model.engine import Engine
-from contract.model.invoicing import collect_invoices, issue_invoices, settle_invoices
 from contract.model.persisted import DRAFT
 from contract.offline.billing import invoice_v1
 from contract.offline.catalog import invoice_workflow_v1
@@ -44,6 +43,10 @@ def _render(
         tax_code_id=s.tax_code_id,
         workflow=invoice_workflow_v1(s.store.effective_profile(customer_id), s.started_at),
     )
+
+
+def _engine(s: OfflineState, customer_id: str) -> Engine:
+    return Engine(s.worker.config_for(customer_id), s.settings.behaviour)
 
 
 @ROUTER.get(f"{V1}/billing/invoices")
@@ -97,9 +100,9 @@ def invoice_pending(s: OfflineState, request: httpx.Request) -> Reply:
     now = s.now()
     as_of = f.opt_time("asOf") or now
     override = f.opt_bool("progressiveBillingOverride")
-    config = s.worker.config_for(customer.id)
-    progressive = override if override is not None else config.progressive_billing
-    result = Engine(config, s.settings.behaviour).invoice(s.worker.state, customer.id, now, as_of, progressive)
+    engine = _engine(s, customer.id)
+    progressive = override if override is not None else engine.config.progressive_billing
+    result = engine.invoice(s.worker.state, customer.id, now, as_of, progressive)
     if not result.invoice_ids:
         message = "the new invoice would have no lines"
         raise ApiError(400, message, issues=(Issue("invoice_create_no_lines", message),))
@@ -123,7 +126,7 @@ def snapshot_quantities(s: OfflineState, request: httpx.Request, iid: str) -> Re
     """End the draft's collection wait now: its charges move on to processing."""
     s.worker.flush()
     customer_id, now = _draft_of(s, iid), s.now()
-    s.worker.commit(collect_invoices(s.worker.state, customer_id, now, (iid,)), now)
+    s.worker.commit(_engine(s, customer_id).collect(s.worker.state, customer_id, now, (iid,)), now)
     return 200, _render(s, iid, customer_id, with_lines=True)
 
 
@@ -132,6 +135,5 @@ def approve(s: OfflineState, request: httpx.Request, iid: str) -> Reply:
     """Approve the draft: issued, and paid at once (the sandbox app)."""
     s.worker.flush()
     customer_id, now = _draft_of(s, iid), s.now()
-    issued = issue_invoices(s.worker.state, customer_id, now, (iid,))
-    s.worker.commit(settle_invoices(issued, customer_id, now, (iid,)), now)
+    s.worker.commit(_engine(s, customer_id).approve(s.worker.state, customer_id, now, (iid,)), now)
     return 200, _render(s, iid, customer_id, with_lines=True)
